@@ -1,0 +1,80 @@
+"""The command list every platform shows: names, one-line descriptions (en/fr) and typed options.
+
+Telegram registers these with setMyCommands; Discord turns them into slash commands with options;
+the console prints them in /help. The long help of a command is its handler's docstring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One argument of a command, as Discord's typed slash-command option."""
+
+    name: str
+    description_en: str
+    description_fr: str
+    kind: str = "string"  # "string" or "integer"
+    required: bool = False
+    autocomplete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A command the bot answers."""
+
+    name: str
+    description_en: str
+    description_fr: str
+    options: tuple[OptionSpec, ...] = ()
+    admin_only: bool = False
+
+    def description(self, lang: str) -> str:
+        return self.description_fr if lang == "fr" else self.description_en
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("start", "Introduce the bot", "Présenter le bot"),
+    CommandSpec(
+        "help",
+        "List commands or explain one",
+        "Lister les commandes ou en expliquer une",
+        (OptionSpec("command", "A command name", "Un nom de commande"),),
+    ),
+    CommandSpec(
+        "search",
+        "Search every article seen",
+        "Chercher dans tous les articles vus",
+        (OptionSpec("query", "Words, \"phrases\", OR, -word, source:, lang:", "Mots, \"phrases\", OR, -mot, source:, lang:", required=True),),
+    ),
+    CommandSpec(
+        "latest",
+        "Show the latest stories",
+        "Afficher les dernières actualités",
+        (OptionSpec("n", "How many (1-20)", "Combien (1-20)", kind="integer"),),
+    ),
+    CommandSpec(
+        "subscribe",
+        "Get alerts for a query in this chat",
+        "Recevoir des alertes pour une requête ici",
+        (OptionSpec("query", "What to watch", "Ce qu'il faut surveiller", required=True),),
+    ),
+    CommandSpec(
+        "unsubscribe",
+        "Stop a subscription",
+        "Arrêter un abonnement",
+        (OptionSpec("subscription", "Its number or query", "Son numéro ou sa requête", required=True, autocomplete=True),),
+    ),
+    CommandSpec("subscriptions", "List this chat's subscriptions", "Lister les abonnements de ce salon"),
+    CommandSpec("sources", "List feeds and their health", "Lister les sources et leur état"),
+    CommandSpec(
+        "lang",
+        "Set the bot's language here (en, fr)",
+        "Choisir la langue du bot ici (en, fr)",
+        (OptionSpec("language", "en or fr", "en ou fr", required=True),),
+    ),
+)
+
+COMMANDS_BY_NAME = {spec.name: spec for spec in COMMANDS}
