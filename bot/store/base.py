@@ -43,6 +43,22 @@ class FeedHealth:
     not_modified: bool = False
 
 
+@dataclass(slots=True)
+class PendingAlert:
+    """An outbox row: one story to announce (or re-announce with more sources) in one chat."""
+
+    id: int
+    chat: ChatRef
+    story_id: int
+    article_id: int
+    query: str
+    state: str  # "pending" until the platform accepted it, then "sent"
+    attempts: int
+    message_id: str | None
+    sources_sent: int
+    edit_pending: bool
+
+
 class Store(Protocol):
     """The operations every layer needs from the system of record."""
 
@@ -64,15 +80,33 @@ class Store(Protocol):
         ...
 
     # articles and stories
+    def is_known(self, key: str, content_hash: str) -> bool:
+        """Tell whether an article with this key or this exact content is already stored."""
+        ...
+
+    def add_article(
+        self,
+        article: Article,
+        *,
+        new_story_title: str | None = None,
+        alerts: Sequence[tuple[ChatRef, str]] = (),
+    ) -> Article | None:
+        """Store one article with its story and its alerts in one transaction; None when already known."""
+        ...
+
     def add_articles(self, articles: Sequence[Article]) -> InsertResult:
         """Store articles not seen before (by key or content hash); report which were new."""
         ...
 
     def get_article(self, article_id: int) -> Article | None: ...
 
+    def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
+
     def find_article_by_url(self, url: str) -> Article | None: ...
 
     def latest_articles(self, limit: int) -> list[Article]: ...
+
+    def latest_stories(self, limit: int) -> list[tuple[Story, Article]]: ...
 
     def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Iterator[Article]:
         """Yield every article with id > after_id in id order (for indexing and migration)."""
@@ -81,6 +115,8 @@ class Store(Protocol):
     def max_article_id(self) -> int: ...
 
     def count_articles(self) -> int: ...
+
+    def count_stories(self) -> int: ...
 
     def recent_articles(self, since: datetime, limit: int = 5000) -> list[Article]:
         """Articles published or stored since `since`, newest first (story grouping window)."""
@@ -94,6 +130,8 @@ class Store(Protocol):
 
     def story_articles(self, story_id: int) -> list[Article]: ...
 
+    def story_source_counts(self, story_ids: Sequence[int]) -> dict[int, int]: ...
+
     # subscriptions and chats
     def add_subscription(self, chat: ChatRef, query: str, at: datetime) -> Subscription: ...
 
@@ -104,3 +142,18 @@ class Store(Protocol):
     def get_chat_lang(self, chat: ChatRef) -> str | None: ...
 
     def set_chat_lang(self, chat: ChatRef, lang: str) -> None: ...
+
+    def pause_chat(self, chat: ChatRef, reason: str, at: datetime) -> None: ...
+
+    def resume_chat(self, chat: ChatRef) -> None: ...
+
+    # the outbox
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]: ...
+
+    def count_pending_alerts(self) -> int: ...
+
+    def mark_alert_sent(self, alert_id: int, message_id: str, sources: int, at: datetime) -> None: ...
+
+    def mark_alert_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None: ...
+
+    def alert_for(self, chat: ChatRef, story_id: int) -> PendingAlert | None: ...

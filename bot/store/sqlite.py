@@ -1,0 +1,517 @@
+"""SQLite backend of the store: one file in WAL mode, schema from versioned migrations.
+
+The connection is shared by the event loop and the pipeline's worker thread, so every operation
+takes one lock and runs in one transaction: a crash leaves either all of an operation or none of it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from bot.models import Article, ChatRef, Feed, Story, Subscription
+from bot.store.base import FeedHealth, InsertResult, PendingAlert, StoreCorrupt, StoreError
+
+_ARTICLE_COLUMNS = (
+    "id, key, url, title, text, summary, source, published, lang, feed_id, content_hash, entities, story_id"
+)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def load_migrations() -> list[tuple[int, str]]:
+    """Return (version, sql) for every bundled migration, in order."""
+    folder = resources.files("bot.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SQLiteStore:
+    """The system of record on SQLite."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode never corrupts the database; a power cut may lose the last commits only.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"{self.path}: not a usable Veille database ({exc})") from exc
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(str(exc)) from exc
+
+    def _migrate(self) -> None:
+        current = self._db.execute("PRAGMA user_version").fetchone()[0]
+        migrations = load_migrations()
+        latest = migrations[-1][0] if migrations else 0
+        if current > latest:
+            raise StoreCorrupt(f"{self.path}: schema version {current} is newer than this Veille ({latest})")
+        for version, sql in migrations:
+            if version <= current:
+                continue
+            with self._tx() as db:
+                for statement in _split_sql(sql):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version:d}")
+
+    def schema_version(self) -> int:
+        """Return the applied migration version."""
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    def close(self) -> None:
+        """Close the database, checkpointing the WAL."""
+        with self._lock:
+            self._db.close()
+
+    # -- feeds ----------------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[tuple[str, str, int]]) -> list[Feed]:
+        """Make the configured (url, name, interval_s) feeds exist; return every stored feed."""
+        now = _iso(datetime.now(UTC))
+        with self._tx() as db:
+            for url, name, interval_s in feeds:
+                db.execute(
+                    "INSERT INTO feeds (url, name, interval_s, created_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(url) DO UPDATE SET name = excluded.name, interval_s = excluded.interval_s",
+                    (url, name, interval_s, now),
+                )
+        return self.list_feeds()
+
+    def list_feeds(self) -> list[Feed]:
+        """Return every feed, in the order they were added."""
+        return [_feed(row) for row in self._query("SELECT * FROM feeds ORDER BY id")]
+
+    def record_poll(self, feed_id: int, health: FeedHealth, at: datetime) -> None:
+        """Save a poll's outcome: validators on success, error and failure count otherwise."""
+        with self._tx() as db:
+            if health.ok:
+                db.execute(
+                    "UPDATE feeds SET last_success = ?, consecutive_failures = 0, last_error = NULL, "
+                    "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) WHERE id = ?",
+                    (_iso(at), health.etag, health.last_modified, feed_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE feeds SET last_error = ?, last_error_at = ?, "
+                    "consecutive_failures = consecutive_failures + 1 WHERE id = ?",
+                    (health.error or "unknown error", _iso(at), feed_id),
+                )
+
+    def mark_primed(self, feed_id: int) -> None:
+        """Note that the feed's initial backlog is stored, so later items are news."""
+        with self._tx() as db:
+            db.execute("UPDATE feeds SET primed = 1 WHERE id = ?", (feed_id,))
+
+    # -- articles and stories -------------------------------------------------------------------
+
+    def is_known(self, key: str, content_hash: str) -> bool:
+        """Tell whether an article with this key or this exact content is already stored."""
+        rows = self._query(
+            "SELECT 1 FROM articles WHERE key = ? UNION ALL SELECT 1 FROM articles WHERE content_hash = ? LIMIT 1",
+            (key, content_hash),
+        )
+        return bool(rows)
+
+    def add_article(
+        self,
+        article: Article,
+        *,
+        new_story_title: str | None = None,
+        alerts: Sequence[tuple[ChatRef, str]] = (),
+    ) -> Article | None:
+        """Store one article with its story and its alerts in one transaction; None when already known.
+
+        `article.story_id` names an existing story, or `new_story_title` creates one. `alerts` lists
+        (chat, matched query): a chat that already has an alert for the story gets an edit instead.
+        """
+        now = datetime.now(UTC)
+        with self._tx() as db:
+            known = db.execute(
+                "SELECT 1 FROM articles WHERE key = ? UNION ALL SELECT 1 FROM articles WHERE content_hash = ? "
+                "LIMIT 1",
+                (article.key, article.content_hash),
+            ).fetchone()
+            if known:
+                return None
+            story_id = article.story_id
+            if story_id is None or new_story_title is not None:
+                story_id = db.execute(
+                    "INSERT INTO stories (title, first_seen, last_seen) VALUES (?, ?, ?)",
+                    (new_story_title or article.title, _iso(now), _iso(now)),
+                ).lastrowid
+            else:
+                db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (_iso(now), story_id))
+            cursor = db.execute(
+                "INSERT INTO articles (key, url, title, text, summary, source, published, stored_at, lang, "
+                "feed_id, content_hash, entities, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article.key,
+                    article.url,
+                    article.title,
+                    article.text,
+                    article.summary,
+                    article.source,
+                    _iso(article.published),
+                    _iso(now),
+                    article.lang,
+                    article.feed_id,
+                    article.content_hash,
+                    "\n".join(article.entities),
+                    story_id,
+                ),
+            )
+            article.id = cursor.lastrowid
+            article.story_id = story_id
+            for chat, query in alerts:
+                db.execute(
+                    "INSERT INTO alerts (chat, story_id, article_id, query, created_at, next_attempt_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(chat, story_id) DO UPDATE SET "
+                    "edit_pending = CASE WHEN alerts.state = 'sent' THEN 1 ELSE alerts.edit_pending END",
+                    (str(chat), story_id, article.id, query, _iso(now), _iso(now)),
+                )
+        return article
+
+    def add_articles(self, articles: Sequence[Article]) -> InsertResult:
+        """Store articles not seen before (by key or content hash), each its own story unless set."""
+        new: list[Article] = []
+        for article in articles:
+            stored = self.add_article(article)
+            if stored is not None:
+                new.append(stored)
+        return InsertResult(new=new, duplicates=len(articles) - len(new))
+
+    def get_article(self, article_id: int) -> Article | None:
+        """Return the article with this id, or None."""
+        rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
+        return _article(rows[0]) if rows else None
+
+    def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
+        """Return the articles with these ids, keyed by id (missing ids are left out)."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", list(article_ids))
+        return {row["id"]: _article(row) for row in rows}
+
+    def find_article_by_url(self, url: str) -> Article | None:
+        """Return the article stored under this URL, or None."""
+        rows = self._query(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url = ? LIMIT 1", (url,))
+        return _article(rows[0]) if rows else None
+
+    def latest_articles(self, limit: int) -> list[Article]:
+        """Return the most recently published articles, newest first."""
+        rows = self._query(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY published DESC, id DESC LIMIT ?", (limit,)
+        )
+        return [_article(row) for row in rows]
+
+    def latest_stories(self, limit: int) -> list[tuple[Story, Article]]:
+        """Return the newest stories, each with its earliest article, newest story first."""
+        rows = self._query(
+            "SELECT story_id, MAX(published) AS latest FROM articles WHERE story_id IS NOT NULL "
+            "GROUP BY story_id ORDER BY latest DESC LIMIT ?",
+            (limit,),
+        )
+        result = []
+        for row in rows:
+            story = self.get_story(row["story_id"])
+            articles = self.story_articles(row["story_id"])
+            if story and articles:
+                result.append((story, articles[0]))
+        return result
+
+    def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Iterator[Article]:
+        """Yield every article with id > after_id in id order (for indexing and migration)."""
+        last = after_id
+        while True:
+            rows = self._query(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield _article(row)
+            last = rows[-1]["id"]
+
+    def max_article_id(self) -> int:
+        """Return the highest article id, or 0 for an empty store."""
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM articles")[0][0])
+
+    def count_articles(self) -> int:
+        """Return how many articles are stored."""
+        return int(self._query("SELECT COUNT(*) FROM articles")[0][0])
+
+    def count_stories(self) -> int:
+        """Return how many stories are stored."""
+        return int(self._query("SELECT COUNT(*) FROM stories")[0][0])
+
+    def recent_articles(self, since: datetime, limit: int = 5000) -> list[Article]:
+        """Articles published or stored since `since`, newest first (story grouping window)."""
+        rows = self._query(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE published >= ? OR stored_at >= ? "
+            "ORDER BY id DESC LIMIT ?",
+            (_iso(since), _iso(since), limit),
+        )
+        return [_article(row) for row in rows]
+
+    def create_story(self, title: str, first_seen: datetime) -> int:
+        """Create an empty story and return its id."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO stories (title, first_seen, last_seen) VALUES (?, ?, ?)",
+                (title, _iso(first_seen), _iso(first_seen)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def set_story(self, article_id: int, story_id: int) -> None:
+        """Move an article into a story."""
+        with self._tx() as db:
+            db.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+
+    def get_story(self, story_id: int) -> Story | None:
+        """Return the story with its distinct sources, or None."""
+        rows = self._query("SELECT * FROM stories WHERE id = ?", (story_id,))
+        if not rows:
+            return None
+        sources = [
+            r[0]
+            for r in self._query(
+                "SELECT source FROM articles WHERE story_id = ? GROUP BY source ORDER BY MIN(id)", (story_id,)
+            )
+        ]
+        count = self._query("SELECT COUNT(*) FROM articles WHERE story_id = ?", (story_id,))[0][0]
+        return Story(
+            id=rows[0]["id"],
+            title=rows[0]["title"],
+            first_seen=_dt(rows[0]["first_seen"]) or datetime.now(UTC),
+            article_count=int(count),
+            sources=sources,
+        )
+
+    def story_articles(self, story_id: int) -> list[Article]:
+        """Return a story's articles, first stored first."""
+        rows = self._query(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE story_id = ? ORDER BY id", (story_id,)
+        )
+        return [_article(row) for row in rows]
+
+    def story_source_counts(self, story_ids: Sequence[int]) -> dict[int, int]:
+        """Return how many distinct sources reported each story."""
+        if not story_ids:
+            return {}
+        marks = ",".join("?" * len(story_ids))
+        rows = self._query(
+            f"SELECT story_id, COUNT(DISTINCT source) FROM articles WHERE story_id IN ({marks}) "
+            "GROUP BY story_id",
+            list(story_ids),
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    # -- subscriptions and chats ----------------------------------------------------------------
+
+    def add_subscription(self, chat: ChatRef, query: str, at: datetime) -> Subscription:
+        """Subscribe a chat to a query (idempotent: the same query returns the existing one)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO subscriptions (chat, query, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat, query) DO NOTHING",
+                (str(chat), query, _iso(at)),
+            )
+            row = db.execute(
+                "SELECT * FROM subscriptions WHERE chat = ? AND query = ?", (str(chat), query)
+            ).fetchone()
+        return _subscription(row)
+
+    def remove_subscription(self, chat: ChatRef, subscription_id: int) -> bool:
+        """Delete one of the chat's subscriptions; False when it has no such subscription."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "DELETE FROM subscriptions WHERE chat = ? AND id = ?", (str(chat), subscription_id)
+            )
+            return cursor.rowcount > 0
+
+    def list_subscriptions(self, chat: ChatRef | None = None) -> list[Subscription]:
+        """Return a chat's subscriptions, or everyone's, oldest first, with the chat's pause reason."""
+        sql = (
+            "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
+            "LEFT JOIN chats c ON c.chat = s.chat"
+        )
+        if chat is None:
+            rows = self._query(sql + " ORDER BY s.id")
+        else:
+            rows = self._query(sql + " WHERE s.chat = ? ORDER BY s.id", (str(chat),))
+        return [_subscription(row) for row in rows]
+
+    def get_chat_lang(self, chat: ChatRef) -> str | None:
+        """Return the language set with /lang for this chat, or None."""
+        rows = self._query("SELECT lang FROM chats WHERE chat = ?", (str(chat),))
+        return rows[0][0] if rows else None
+
+    def set_chat_lang(self, chat: ChatRef, lang: str) -> None:
+        """Remember the language the bot speaks in this chat."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO chats (chat, lang) VALUES (?, ?) ON CONFLICT(chat) DO UPDATE SET lang = excluded.lang",
+                (str(chat), lang),
+            )
+
+    def pause_chat(self, chat: ChatRef, reason: str, at: datetime) -> None:
+        """Stop delivering to a chat the platform refuses for good; its alerts stay queued."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO chats (chat, paused_reason, paused_at) VALUES (?, ?, ?) ON CONFLICT(chat) "
+                "DO UPDATE SET paused_reason = excluded.paused_reason, paused_at = excluded.paused_at",
+                (str(chat), reason, _iso(at)),
+            )
+
+    def resume_chat(self, chat: ChatRef) -> None:
+        """Deliver to a paused chat again."""
+        with self._tx() as db:
+            db.execute("UPDATE chats SET paused_reason = NULL, paused_at = NULL WHERE chat = ?", (str(chat),))
+
+    # -- the outbox -----------------------------------------------------------------------------
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[PendingAlert]:
+        """Return alerts to send or edit now, oldest first, skipping paused chats."""
+        rows = self._query(
+            "SELECT a.* FROM alerts a LEFT JOIN chats c ON c.chat = a.chat "
+            "WHERE c.paused_reason IS NULL AND a.next_attempt_at <= ? "
+            "AND (a.state = 'pending' OR a.edit_pending = 1) ORDER BY a.id LIMIT ?",
+            (_iso(now), limit),
+        )
+        return [_alert(row) for row in rows]
+
+    def count_pending_alerts(self) -> int:
+        """Return how many alerts wait to be sent (paused chats included)."""
+        return int(self._query("SELECT COUNT(*) FROM alerts WHERE state = 'pending'")[0][0])
+
+    def mark_alert_sent(self, alert_id: int, message_id: str, sources: int, at: datetime) -> None:
+        """Record that the platform accepted the alert (or its edit)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE alerts SET state = 'sent', message_id = ?, sent_at = COALESCE(sent_at, ?), "
+                "sources_sent = ?, edit_pending = 0, attempts = 0, last_error = NULL WHERE id = ?",
+                (message_id, _iso(at), sources, alert_id),
+            )
+
+    def mark_alert_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Record a failed attempt and when to try again."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                (error, _iso(next_attempt_at), alert_id),
+            )
+
+    def alert_for(self, chat: ChatRef, story_id: int) -> PendingAlert | None:
+        """Return the alert of this story in this chat, whatever its state."""
+        rows = self._query("SELECT * FROM alerts WHERE chat = ? AND story_id = ?", (str(chat), story_id))
+        return _alert(rows[0]) if rows else None
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (our migrations hold no semicolons inside literals)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+def _feed(row: sqlite3.Row) -> Feed:
+    return Feed(
+        id=row["id"],
+        url=row["url"],
+        name=row["name"],
+        interval_s=row["interval_s"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_success=_dt(row["last_success"]),
+        last_error=row["last_error"],
+        last_error_at=_dt(row["last_error_at"]),
+        consecutive_failures=row["consecutive_failures"],
+        primed=bool(row["primed"]),
+    )
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        key=row["key"],
+        url=row["url"],
+        title=row["title"],
+        text=row["text"],
+        summary=row["summary"],
+        source=row["source"],
+        published=_dt(row["published"]) or datetime.now(UTC),
+        lang=row["lang"],
+        feed_id=row["feed_id"],
+        content_hash=row["content_hash"],
+        entities=[e for e in row["entities"].split("\n") if e],
+        story_id=row["story_id"],
+    )
+
+
+def _subscription(row: sqlite3.Row) -> Subscription:
+    keys = row.keys()
+    return Subscription(
+        id=row["id"],
+        chat=ChatRef.parse(row["chat"]),
+        query=row["query"],
+        created_at=_dt(row["created_at"]) or datetime.now(UTC),
+        paused_reason=row["pause"] if "pause" in keys else row["paused_reason"],
+    )
+
+
+def _alert(row: sqlite3.Row) -> PendingAlert:
+    return PendingAlert(
+        id=row["id"],
+        chat=ChatRef.parse(row["chat"]),
+        story_id=row["story_id"],
+        article_id=row["article_id"],
+        query=row["query"],
+        state=row["state"],
+        attempts=row["attempts"],
+        message_id=row["message_id"],
+        sources_sent=row["sources_sent"],
+        edit_pending=bool(row["edit_pending"]),
+    )

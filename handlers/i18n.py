@@ -1,0 +1,78 @@
+"""The bot's own words, in English and French. Handlers call `t(lang, key, **values)`."""
+
+from __future__ import annotations
+
+SUPPORTED = ("en", "fr")
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "start": {
+        "en": "Hello! I watch {feeds} news feeds and alert this chat when a story matches its subscriptions.\n"
+        "Try /search broadcom, /latest, /subscribe nvidia OR broadcom, or /help.",
+        "fr": "Bonjour ! Je surveille {feeds} flux d'actualité et j'alerte ce salon quand une actualité "
+        "correspond à ses abonnements.\nEssayez /search broadcom, /latest, /subscribe nvidia OR broadcom ou /help.",
+    },
+    "help.header": {"en": "Commands:", "fr": "Commandes :"},
+    "help.more": {"en": "Type /help <command> for details.", "fr": "Tapez /help <commande> pour le détail."},
+    "help.unknown": {"en": "No command named /{name}. Type /help for the list.",
+                     "fr": "Aucune commande /{name}. Tapez /help pour la liste."},
+    "unknown_command": {"en": "I don't know /{name}. Type /help for the list of commands.",
+                        "fr": "Je ne connais pas /{name}. Tapez /help pour la liste des commandes."},
+    "internal_error": {"en": "Sorry, something went wrong on my side; it has been logged. Please try again.",
+                       "fr": "Désolé, une erreur s'est produite de mon côté ; elle est consignée. Réessayez."},
+    "search.usage": {"en": "What should I look for? Example: /search broadcom", "fr":
+                     "Que dois-je chercher ? Exemple : /search broadcom"},
+    "search.header": {"en": "Results {first}-{last} of {total} for “{query}”:",
+                      "fr": "Résultats {first} à {last} sur {total} pour « {query} » :"},
+    "search.none": {"en": "Nothing found for “{query}”.", "fr": "Rien trouvé pour « {query} »."},
+    "search.suggest": {"en": "Did you mean “{suggestion}”?", "fr": "Vouliez-vous dire « {suggestion} » ?"},
+    "search.suggest_button": {"en": "Search “{suggestion}”", "fr": "Chercher « {suggestion} »"},
+    "page.prev": {"en": "‹ Previous", "fr": "‹ Précédent"},
+    "page.next": {"en": "Next ›", "fr": "Suivant ›"},
+    "latest.header": {"en": "Latest stories:", "fr": "Dernières actualités :"},
+    "latest.none": {"en": "Nothing yet: no article has been collected so far.",
+                    "fr": "Rien pour l'instant : aucun article n'a encore été collecté."},
+    "latest.usage": {"en": "Usage: /latest [n], with n from 1 to 20.",
+                     "fr": "Usage : /latest [n], avec n de 1 à 20."},
+    "subscribe.usage": {"en": "What should I watch? Example: /subscribe broadcom OR \"custom ASIC\" lang:en",
+                        "fr": "Que dois-je surveiller ? Exemple : /subscribe broadcom OR \"puce sur mesure\""},
+    "subscribe.done": {"en": "Subscribed (#{id}): I will alert this chat about “{query}”.",
+                       "fr": "Abonné (n° {id}) : j'alerterai ce salon pour « {query} »."},
+    "subscribe.empty": {"en": "That query has nothing to match. Example: /subscribe broadcom",
+                        "fr": "Cette requête ne peut rien trouver. Exemple : /subscribe broadcom"},
+    "subscribe.too_many": {"en": "This chat already has {n} subscriptions, the maximum. Remove one first.",
+                           "fr": "Ce salon a déjà {n} abonnements, le maximum. Supprimez-en un d'abord."},
+    "unsubscribe.usage": {"en": "Which one? Give its number or its query, see /subscriptions.",
+                          "fr": "Lequel ? Donnez son numéro ou sa requête, voir /subscriptions."},
+    "unsubscribe.done": {"en": "Unsubscribed from #{id} (“{query}”).", "fr": "Désabonné du n° {id} (« {query} »)."},
+    "unsubscribe.missing": {"en": "This chat has no subscription “{what}”. See /subscriptions.",
+                            "fr": "Ce salon n'a pas d'abonnement « {what} ». Voir /subscriptions."},
+    "subscriptions.none": {"en": "This chat has no subscriptions. Add one with /subscribe <query>.",
+                           "fr": "Ce salon n'a aucun abonnement. Ajoutez-en un avec /subscribe <requête>."},
+    "subscriptions.header": {"en": "Subscriptions of this chat:", "fr": "Abonnements de ce salon :"},
+    "subscriptions.paused": {"en": "paused: {reason}", "fr": "en pause : {reason}"},
+    "sources.none": {"en": "No feeds are configured.", "fr": "Aucun flux n'est configuré."},
+    "sources.header": {"en": "{n} feeds:", "fr": "{n} flux :"},
+    "sources.ok": {"en": "OK, last success {when}", "fr": "OK, dernier succès {when}"},
+    "sources.never": {"en": "not polled yet", "fr": "pas encore interrogé"},
+    "sources.failing": {"en": "FAILING ×{n} since {when}: {error}", "fr": "EN ÉCHEC ×{n} depuis {when} : {error}"},
+    "lang.usage": {"en": "Usage: /lang en or /lang fr", "fr": "Usage : /lang en ou /lang fr"},
+    "lang.done": {"en": "I will speak English in this chat.", "fr": "Je parlerai français dans ce salon."},
+    "query.notice": {"en": "Note: {problem}", "fr": "Remarque : {problem}"},
+    "sources.more": {"en": "+{n} sources", "fr": "+{n} sources"},
+    "sources.one_more": {"en": "+1 source", "fr": "+1 source"},
+    "alert.header": {"en": "New story for “{query}”", "fr": "Nouvelle actualité pour « {query} »"},
+    "admin_only": {"en": "Only the chat's administrators can use /{name}.",
+                   "fr": "Seuls les administrateurs du salon peuvent utiliser /{name}."},
+}
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """Return message `key` in `lang` (English when missing), with `values` filled in."""
+    entry = _MESSAGES[key]
+    template = entry.get(lang) or entry["en"]
+    return template.format(**values) if values else template
+
+
+def more_sources(lang: str, n: int) -> str:
+    """Say "+N sources" in the chat's language."""
+    return t(lang, "sources.one_more") if n == 1 else t(lang, "sources.more", n=n)

@@ -1,0 +1,203 @@
+"""One contract every store backend passes. Add a backend to `BACKENDS` and it runs the whole suite."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.models import Article, ChatRef
+from bot.store.base import FeedHealth, StoreCorrupt
+from bot.store.sqlite import SQLiteStore
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+BACKENDS = ["sqlite"]
+# Alerts are due from the moment they are stored (real time); look a day past that.
+LATER = datetime.now(UTC) + timedelta(days=1)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    backend = SQLiteStore(tmp_path / "veille.db")
+    yield backend
+    backend.close()
+
+
+def make_article(n: int, **overrides: object) -> Article:
+    fields: dict[str, object] = dict(
+        key=f"url:https://example.org/{n}",
+        url=f"https://example.org/{n}",
+        title=f"Title {n}",
+        text=f"Body of article {n}.",
+        source="Example",
+        published=NOW - timedelta(hours=n),
+        lang="en",
+        content_hash=f"hash{n}",
+    )
+    fields.update(overrides)
+    return Article(**fields)  # type: ignore[arg-type]
+
+
+def test_migrations_create_the_schema_and_are_idempotent(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "a.db")
+    version = first.schema_version()
+    first.close()
+    again = SQLiteStore(tmp_path / "a.db")
+    assert version >= 1 and again.schema_version() == version
+    again.close()
+
+
+def test_a_file_that_is_not_a_database_is_refused_with_a_reason(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.db"
+    bogus.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreCorrupt, match="not a usable"):
+        SQLiteStore(bogus)
+
+
+def test_wal_mode_is_on(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "w.db").close()
+    mode = sqlite3.connect(tmp_path / "w.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_feeds_are_synced_and_polls_recorded(store) -> None:
+    feeds = store.sync_feeds([("https://a.example/feed", "A", 600), ("https://b.example/rss", "B", 60)])
+    assert [f.name for f in feeds] == ["A", "B"]
+    store.sync_feeds([("https://a.example/feed", "A renamed", 300)])
+    feed_a = store.list_feeds()[0]
+    assert (feed_a.name, feed_a.interval_s) == ("A renamed", 300)
+    store.record_poll(feed_a.id, FeedHealth(ok=False, error="HTTP 500"), NOW)
+    store.record_poll(feed_a.id, FeedHealth(ok=False, error="timed out"), NOW)
+    failing = store.list_feeds()[0]
+    assert (failing.consecutive_failures, failing.last_error) == (2, "timed out")
+    store.record_poll(feed_a.id, FeedHealth(ok=True, etag='"v1"', last_modified="Fri"), NOW)
+    healed = store.list_feeds()[0]
+    assert healed.consecutive_failures == 0 and healed.last_error is None
+    assert (healed.etag, healed.last_modified, healed.last_success) == ('"v1"', "Fri", NOW)
+    assert not healed.primed
+    store.mark_primed(feed_a.id)
+    assert store.list_feeds()[0].primed
+
+
+def test_same_key_or_same_content_is_stored_once(store) -> None:
+    first = store.add_articles([make_article(1), make_article(2)])
+    assert len(first.new) == 2 and first.duplicates == 0
+    assert all(a.id for a in first.new)
+    again = store.add_articles([make_article(1), make_article(3, content_hash="hash2")])
+    assert again.new == [] and again.duplicates == 2
+    assert store.count_articles() == 2
+    assert store.is_known("url:https://example.org/1", "zzz")
+    assert store.is_known("nope", "hash2")
+    assert not store.is_known("nope", "nope")
+
+
+def test_articles_round_trip_with_entities_and_dates(store) -> None:
+    stored = store.add_article(make_article(1, entities=["Broadcom", "OpenAI"], summary="Short."))
+    loaded = store.get_article(stored.id)
+    assert loaded is not None
+    assert loaded.entities == ["Broadcom", "OpenAI"]
+    assert loaded.published == NOW - timedelta(hours=1)
+    assert loaded.summary == "Short."
+    assert store.find_article_by_url("https://example.org/1").id == stored.id
+    assert store.get_articles([stored.id, 999]) == {stored.id: loaded}
+
+
+def test_iteration_latest_and_recent(store) -> None:
+    store.add_articles([make_article(n) for n in range(1, 8)])
+    assert [a.title for a in store.latest_articles(3)] == ["Title 1", "Title 2", "Title 3"]
+    ids = [a.id for a in store.iter_articles(after_id=2, batch=2)]
+    assert ids == [3, 4, 5, 6, 7]
+    assert store.max_article_id() == 7
+    recent = store.recent_articles(NOW - timedelta(hours=3, minutes=30))
+    assert {a.title for a in recent} >= {"Title 1", "Title 2", "Title 3"}
+
+
+def test_stories_group_articles_and_count_sources(store) -> None:
+    first = store.add_article(make_article(1, source="Le Monde"), new_story_title="Broadcom deal")
+    second = make_article(2, source="Reuters")
+    second.story_id = first.story_id
+    store.add_article(second)
+    third = make_article(3, source="Reuters")
+    third.story_id = first.story_id
+    store.add_article(third)
+    story = store.get_story(first.story_id)
+    assert story.title == "Broadcom deal" and story.article_count == 3
+    assert story.sources == ["Le Monde", "Reuters"]
+    assert store.story_source_counts([first.story_id]) == {first.story_id: 2}
+    assert [a.id for a in store.story_articles(first.story_id)] == [1, 2, 3]
+    assert store.latest_stories(5)[0][0].id == first.story_id
+
+
+def test_subscriptions_per_chat(store) -> None:
+    chat = ChatRef("telegram", "-100")
+    other = ChatRef("discord", "42")
+    sub = store.add_subscription(chat, "broadcom", NOW)
+    assert store.add_subscription(chat, "broadcom", NOW).id == sub.id
+    store.add_subscription(other, "nvidia", NOW)
+    assert [s.query for s in store.list_subscriptions(chat)] == ["broadcom"]
+    assert len(store.list_subscriptions()) == 2
+    assert not store.remove_subscription(other, sub.id)
+    assert store.remove_subscription(chat, sub.id)
+    assert store.list_subscriptions(chat) == []
+
+
+def test_chat_language(store) -> None:
+    chat = ChatRef("telegram", "1")
+    assert store.get_chat_lang(chat) is None
+    store.set_chat_lang(chat, "fr")
+    assert store.get_chat_lang(chat) == "fr"
+
+
+def test_alert_is_written_with_its_article_and_once_per_story(store) -> None:
+    chat = ChatRef("telegram", "1")
+    first = store.add_article(make_article(1), new_story_title="S", alerts=[(chat, "broadcom")])
+    due = store.due_alerts(LATER)
+    assert [(a.chat, a.story_id, a.article_id, a.state) for a in due] == [(chat, first.story_id, first.id, "pending")]
+    # A second article of the same story while the alert is still pending: still one alert.
+    joined = make_article(2)
+    joined.story_id = first.story_id
+    store.add_article(joined, alerts=[(chat, "broadcom")])
+    assert len(store.due_alerts(LATER)) == 1
+    store.mark_alert_sent(due[0].id, "m1", 1, NOW)
+    assert store.due_alerts(LATER) == []
+    # Once sent, a new source turns into an edit of the same message.
+    late = make_article(3)
+    late.story_id = first.story_id
+    store.add_article(late, alerts=[(chat, "broadcom")])
+    edit = store.due_alerts(LATER)
+    assert len(edit) == 1 and edit[0].edit_pending and edit[0].message_id == "m1"
+
+
+def test_a_duplicate_article_creates_no_alert(store) -> None:
+    chat = ChatRef("discord", "9")
+    store.add_article(make_article(1))
+    assert store.add_article(make_article(1), alerts=[(chat, "x")]) is None
+    assert store.due_alerts(LATER) == []
+
+
+def test_retry_paused_chats_and_pending_count(store) -> None:
+    chat = ChatRef("telegram", "5")
+    store.add_article(make_article(1), new_story_title="S", alerts=[(chat, "q")])
+    alert = store.due_alerts(LATER)[0]
+    store.mark_alert_retry(alert.id, "HTTP 502", LATER + timedelta(days=1))
+    assert store.due_alerts(LATER) == []
+    assert store.due_alerts(LATER + timedelta(days=2))[0].attempts == 1
+    store.pause_chat(chat, "bot was kicked", NOW)
+    assert store.due_alerts(LATER + timedelta(days=2)) == []
+    assert store.count_pending_alerts() == 1
+    store.add_subscription(chat, "q", NOW)
+    assert store.list_subscriptions(chat)[0].paused_reason == "bot was kicked"
+    store.resume_chat(chat)
+    assert len(store.due_alerts(LATER + timedelta(days=2))) == 1
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store) -> None:
+    chat = ChatRef("telegram", "1")
+    bad = make_article(1)
+    bad.story_id = 12345  # no such story: the foreign key fails inside the transaction
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_article(bad, alerts=[(chat, "q")])
+    assert store.count_articles() == 0
+    assert store.due_alerts(LATER) == []
