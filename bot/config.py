@@ -166,7 +166,7 @@ class _Reader:
         self.known: set[str] = set()
 
     def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path and key else (self.path or key)
+        return f"{self.path}.{key}" if self.path and key else (self.path or key or "(top level)")
 
     def fail(self, key: str, message: str) -> None:
         self.problems.append(f"{self.where(key)}: {message}")

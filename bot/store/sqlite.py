@@ -124,6 +124,11 @@ class SQLiteStore:
         """Return every feed, in the order they were added."""
         return [_feed(row) for row in self._query("SELECT * FROM feeds ORDER BY id")]
 
+    def get_feed(self, feed_id: int) -> Feed | None:
+        """Return one feed, or None."""
+        rows = self._query("SELECT * FROM feeds WHERE id = ?", (feed_id,))
+        return _feed(rows[0]) if rows else None
+
     def record_poll(self, feed_id: int, health: FeedHealth, at: datetime) -> None:
         """Save a poll's outcome: validators on success, error and failure count otherwise."""
         with self._tx() as db:

@@ -1,0 +1,225 @@
+"""The composition root: builds every object once, starts them in order and stops them in reverse.
+
+    store ─► search index (catch up) ─► fetcher ─► pipeline ─► router ─► platforms ─► sender ─► scheduler
+
+`veille run`, `veille demo` and `veille ingest --once` all go through this class; the demo only
+changes the settings it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from bot import USER_AGENT
+from bot.alerts.matcher import SubscriptionMatcher
+from bot.config import Settings
+from bot.delivery.sender import Sender
+from bot.ingest.fetch import Fetcher
+from bot.models import ChatRef
+from bot.pipeline import Pipeline, PollReport
+from bot.platforms.base import ChatPlatform
+from bot.platforms.console_adapter import ConsoleIO, ConsolePlatform
+from bot.scheduler import FeedScheduler
+from bot.search.index import SearchIndex
+from bot.search.service import SearchService
+from bot.store import open_store
+from bot.store.base import Store
+from handlers.context import HandlerContext
+from handlers.router import Router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestSummary:
+    """Totals of one pass over every feed."""
+
+    reports: list[PollReport] = field(default_factory=list)
+
+    @property
+    def feeds_ok(self) -> int:
+        return sum(1 for r in self.reports if r.ok)
+
+    @property
+    def feeds_failed(self) -> int:
+        return sum(1 for r in self.reports if not r.ok)
+
+    @property
+    def new(self) -> int:
+        return sum(len(r.new) for r in self.reports)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(r.duplicates for r in self.reports)
+
+    @property
+    def not_modified(self) -> int:
+        return sum(1 for r in self.reports if r.not_modified)
+
+    def line(self) -> str:
+        """Return the one-line summary `ingest --once` prints."""
+        return (
+            f"feeds: {self.feeds_ok} ok, {self.feeds_failed} failed ({self.not_modified} not modified); "
+            f"articles: {self.new} new, {self.duplicates} duplicate"
+        )
+
+
+def index_path(settings: Settings) -> Path:
+    """Return where the search index lives: beside the database file."""
+    return Path(settings.storage.path + ".index")
+
+
+class App:
+    """Veille, assembled. Use as `async with App(settings) as app:`."""
+
+    def __init__(self, settings: Settings, *, console_io: ConsoleIO | None = None, console_banner: str = "") -> None:
+        self.settings = settings
+        self.console_io = console_io
+        self.console_banner = console_banner
+        self._stack = AsyncExitStack()
+        self.store: Store
+        self.search: SearchService
+        self.fetcher: Fetcher
+        self.pipeline: Pipeline
+        self.router: Router
+        self.platforms: dict[str, ChatPlatform] = {}
+        self.sender: Sender
+        self.console: ConsolePlatform | None = None
+
+    async def __aenter__(self) -> App:
+        """Open the store and index, build the pipeline and the router."""
+        settings = self.settings
+        self.store = await asyncio.to_thread(open_store, settings.storage)
+        self._stack.callback(self.store.close)
+        await asyncio.to_thread(
+            self.store.sync_feeds, [(f.url, f.name, f.interval_s) for f in settings.feeds]
+        )
+        now = datetime.now(UTC)
+        for sub in settings.subscriptions:
+            self.store.add_subscription(sub.chat, sub.query, now)
+        index = await asyncio.to_thread(SearchIndex.open, index_path(settings))
+        self._stack.callback(index.close)
+        self.search = SearchService(self.store, index)
+        caught_up = await asyncio.to_thread(self.search.catch_up)
+        if caught_up:
+            log.info("search index caught up with %d articles", caught_up)
+        self.fetcher = await self._stack.enter_async_context(Fetcher(settings.fetch, USER_AGENT))
+        self.pipeline = Pipeline(settings, self.store, self.fetcher, self.search, SubscriptionMatcher(self.store))
+        await asyncio.to_thread(self.pipeline.warm_up)
+        self.router = Router(HandlerContext(store=self.store, search=self.search, settings=settings))
+        self.sender = Sender(self.store, self.platforms, default_lang=self._default_lang)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close everything opened, in reverse order."""
+        await self._stack.aclose()
+
+    def _default_lang(self, chat: ChatRef) -> str:
+        return self.settings.console.chat_lang if chat.platform == "console" else "en"
+
+    # -- one pass ---------------------------------------------------------------------------------
+
+    async def ingest_once(self) -> IngestSummary:
+        """Poll every configured feed once through the whole pipeline."""
+        feeds = await asyncio.to_thread(self.store.list_feeds)
+        configured = {f.url for f in self.settings.feeds}
+        reports = await self.pipeline.poll_many([f for f in feeds if f.url in configured])
+        return IngestSummary(reports)
+
+    async def poll_feed(self, feed_id: int) -> PollReport | None:
+        """Poll one feed and wake the sender when alerts were queued (the scheduler's job)."""
+        feed = await asyncio.to_thread(self.store.get_feed, feed_id)
+        if feed is None:
+            return None
+        report = await self.pipeline.poll(feed)
+        if report.alerts:
+            self.sender.wake()
+        return report
+
+    # -- the bot ----------------------------------------------------------------------------------
+
+    async def start_platforms(self) -> list[str]:
+        """Start every platform whose token is set (console when none is); return what was said."""
+        said: list[str] = []
+        settings = self.settings
+        telegram_token = settings.token(settings.telegram.token_env)
+        if telegram_token:
+            from bot.platforms.telegram_adapter import TelegramAdapter
+
+            telegram = TelegramAdapter(token=telegram_token, api_base_url=settings.telegram.api_base_url)
+            await telegram.start(self.router)
+            self._stack.push_async_callback(telegram.stop)
+            self.platforms["telegram"] = telegram
+            said.append(f"telegram: started (token from ${settings.telegram.token_env})")
+        else:
+            said.append(f"telegram: not started (${settings.telegram.token_env} is not set)")
+        discord_token = settings.token(settings.discord.token_env)
+        if discord_token:
+            from bot.platforms.discord_adapter import DiscordAdapter
+
+            discord = DiscordAdapter(
+                token=discord_token,
+                api_base_url=settings.discord.api_base_url,
+                gateway_url=settings.discord.gateway_url,
+            )
+            await discord.start(self.router)
+            self._stack.push_async_callback(discord.stop)
+            self.platforms["discord"] = discord
+            said.append(f"discord: started (token from ${settings.discord.token_env})")
+        else:
+            said.append(f"discord: not started (${settings.discord.token_env} is not set)")
+        wants_console = settings.console.enabled == "true" or (
+            settings.console.enabled == "auto" and not (telegram_token or discord_token)
+        )
+        if wants_console:
+            self.console = ConsolePlatform(self.console_io, lang=settings.console.chat_lang,
+                                           prompt=self.console_banner)
+            self.platforms["console"] = self.console
+            said.append("console: started (type /help, /quit to leave)")
+            await self.console.start(self.router)
+            self._stack.push_async_callback(self.console.stop)
+        else:
+            said.append("console: not started (a platform token is set; console.enabled: true forces it)")
+        self.sender.platforms.update(self.platforms)
+        return said
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        announce: Callable[[str], None] = print,
+        after_console_closed: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run the bot until `stop` is set (or the console chat ends)."""
+        for line in await self.start_platforms():
+            announce(line)
+        scheduler = FeedScheduler(self.poll_feed)
+        feeds = await asyncio.to_thread(self.store.list_feeds)
+        configured = {f.url for f in self.settings.feeds}
+        scheduler.start([f for f in feeds if f.url in configured])
+        self._stack.callback(scheduler.shutdown)
+        sender_task = asyncio.create_task(self.sender.run(stop))
+        waits = [asyncio.create_task(stop.wait())]
+        if self.console is not None:
+            waits.append(asyncio.create_task(self._console_done(after_console_closed)))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        for task in waits:
+            task.cancel()
+        scheduler.shutdown()
+        await sender_task
+
+    async def _console_done(self, after: Callable[[], Awaitable[None]] | None) -> None:
+        assert self.console is not None
+        await self.console.closed.wait()
+        if after is not None:
+            await after()

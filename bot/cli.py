@@ -1,0 +1,256 @@
+"""The `veille` command. Every subcommand reports bad input as a message and an exit code, never a traceback.
+
+Exit codes: 0 success, 1 failure at run time, 2 bad input (config, arguments, query), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot import __version__
+from bot.config import ConfigError, Settings, load_settings, resolve_config_path
+
+log = logging.getLogger("veille")
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """The command line or its input cannot be used; the message says why."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="veille", description="Veille: a news-watch bot for Telegram and Discord.")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $VEILLE_CONFIG, else ./config.yaml)")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR")
+    parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    parser.add_argument("--version", action="version", version=f"veille {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("check-config", help="validate the config and list every problem")
+    ingest = sub.add_parser("ingest", help="fetch every feed through the whole pipeline")
+    ingest.add_argument("--once", action="store_true", required=True, help="one pass over every feed, then exit")
+
+    search = sub.add_parser("search", help="search the archive")
+    search.add_argument("query", nargs="+", help="words, \"phrases\", OR, -word, source:, lang:, since: ...")
+    search.add_argument("--limit", type=int, default=10, help="how many articles (1-100, default 10)")
+    search.add_argument("--json", action="store_true", help="a JSON array, best first, one object per article")
+
+    sub.add_parser("run", help="run the bot: scheduler plus every configured platform")
+    demo = sub.add_parser("demo", help="run the bot on a bundled sample news site, in this terminal")
+    demo.add_argument("--lang", choices=("en", "fr"), default="en", help="the console chat's language")
+
+    summarize = sub.add_parser("summarize", help="summarize text from stdin")
+    summarize.add_argument("--lang", choices=("auto", "fr", "en"), default="auto")
+    summarize.add_argument("--jsonl", action="store_true", help='lines of {"id", "text"} in, {"id", "summary"} out')
+
+    evaluate = sub.add_parser("eval", help="measure summaries or story grouping")
+    what = evaluate.add_subparsers(dest="what", metavar="WHAT")
+    eval_summaries = what.add_parser("summaries", help="ROUGE on a jsonl of {article, abstract}")
+    eval_summaries.add_argument("--data", required=True, metavar="PATH.jsonl")
+    eval_summaries.add_argument("--limit", type=int, default=None)
+
+    sub.add_parser("reindex", help="rebuild the search index from the store")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(resolve_config_path(args.config))
+
+
+def _secrets(settings: Settings | None) -> list[str]:
+    names = ["TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"]
+    if settings is not None:
+        names += [settings.telegram.token_env, settings.discord.token_env]
+        if settings.summarizer.llm:
+            names.append(settings.summarizer.llm.api_key_env)
+    return [os.environ.get(name, "") for name in names]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    level = args.log_level or ("INFO" if args.command in ("run", "demo") else "WARNING")
+    from bot.logs import setup_logging
+
+    setup_logging(level.upper(), as_json=args.log_json, secrets=_secrets(None))
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        count = len(exc.problems)
+        print(f"veille: the configuration has {count} problem{'s' if count != 1 else ''}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UsageError as exc:
+        print(f"veille: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last net: log the details, tell the user in one line
+        log.debug("unexpected failure", exc_info=True)
+        print(f"veille: {args.command} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "check-config":
+        settings = _settings(args)
+        print(f"{settings.source_path}: OK ({len(settings.feeds)} feeds, {len(settings.subscriptions)} subscriptions)")
+        return EXIT_OK
+    if command == "ingest":
+        return asyncio.run(_ingest_once(_settings(args)))
+    if command == "search":
+        return _search(_settings(args), " ".join(args.query), args.limit, args.json)
+    if command == "run":
+        settings = _settings(args)
+        from bot.logs import setup_logging
+
+        setup_logging((args.log_level or "INFO").upper(), as_json=args.log_json, secrets=_secrets(settings))
+        return asyncio.run(_run(settings))
+    if command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo(lang=args.lang))
+    if command == "summarize":
+        from bot.eval.summaries import summarize_stream
+
+        summarize_stream(sys.stdin, sys.stdout, lang=args.lang, jsonl=args.jsonl)
+        return EXIT_OK
+    if command == "eval":
+        return _eval(args)
+    if command == "reindex":
+        return _reindex(_settings(args))
+    raise UsageError(f"unknown command {command!r}")
+
+
+async def _ingest_once(settings: Settings) -> int:
+    from bot.app import App
+
+    if not settings.feeds:
+        print("no feeds configured: add some under `feeds:` in the config", file=sys.stderr)
+    async with App(settings) as app:
+        summary = await app.ingest_once()
+    for report in summary.reports:
+        if not report.ok:
+            print(f"  failed: {report.feed.name} ({report.feed.url}): {report.error}", file=sys.stderr)
+        for warning in report.warnings[:5]:
+            print(f"  warning: {report.feed.name}: {warning}", file=sys.stderr)
+    print(summary.line())
+    return EXIT_OK
+
+
+def _search(settings: Settings, query: str, limit: int, as_json: bool) -> int:
+    from bot.app import index_path
+    from bot.messages import HIGHLIGHT_END, HIGHLIGHT_START
+    from bot.search.index import SearchIndex
+    from bot.search.service import SearchService
+    from bot.store import open_store
+
+    if not query.strip():
+        raise UsageError("empty query: say what to search for, e.g. veille search broadcom")
+    if not 1 <= limit <= 100:
+        raise UsageError("--limit must be between 1 and 100")
+    store = open_store(settings.storage)
+    index = SearchIndex.open(index_path(settings))
+    try:
+        service = SearchService(store, index)
+        service.catch_up()
+        results = service.search(query, limit=limit, offset=0, now=datetime.now(UTC))
+    finally:
+        index.close()
+        store.close()
+    for notice in results.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    plain = str.maketrans("", "", HIGHLIGHT_START + HIGHLIGHT_END)
+    if as_json:
+        rows = [
+            {
+                "title": hit.article.title,
+                "url": hit.article.url,
+                "source": hit.article.source,
+                "published": hit.article.published.isoformat(),
+                "lang": hit.article.lang,
+                "summary": hit.article.summary,
+                "snippet": hit.snippet.translate(plain),
+                "score": round(hit.score, 6),
+                "story_id": hit.article.story_id,
+                "entities": hit.article.entities,
+            }
+            for hit in results.hits
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        if not results.hits:
+            print(f"nothing found for {query!r}" + (f"; did you mean {results.suggestion!r}?" if results.suggestion else ""))
+        for rank, hit in enumerate(results.hits, 1):
+            date = hit.article.published.strftime("%Y-%m-%d")
+            print(f"{rank}. {hit.article.title} — {hit.article.source}, {date}\n   {hit.article.url}")
+            print(f"   {hit.snippet.translate(plain)}")
+    # A query that had to be repaired is bad input: say so with the exit code, after the best-effort answer.
+    return EXIT_BAD_INPUT if results.notices else EXIT_OK
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import App
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass  # not on this platform / not the main thread: Ctrl-C still raises KeyboardInterrupt
+    async with App(settings) as app:
+        await app.run(stop)
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    if args.what == "summaries":
+        from bot.eval.summaries import evaluate_summaries, format_table
+
+        path = Path(args.data)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        print(format_table(evaluate_summaries(str(path), limit=args.limit)))
+        return EXIT_OK
+    raise UsageError("say what to evaluate: veille eval summaries --data PATH.jsonl")
+
+
+def _reindex(settings: Settings) -> int:
+    from bot.app import index_path
+    from bot.progress import ProgressBar
+    from bot.search.index import SearchIndex
+    from bot.store import open_store
+
+    store = open_store(settings.storage)
+    index = SearchIndex.open(index_path(settings))
+    try:
+        bar = ProgressBar(total=store.count_articles(), label="reindex")
+        count = index.rebuild(store, progress=bar.update)
+        bar.finish()
+    finally:
+        index.close()
+        store.close()
+    print(f"reindexed {count} articles")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
