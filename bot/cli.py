@@ -177,6 +177,8 @@ def _search(settings: Settings, query: str, limit: int, as_json: bool) -> int:
         store.close()
     for notice in results.notices:
         print(f"note: {notice}", file=sys.stderr)
+    if results.query.is_empty:
+        raise UsageError(f"nothing left to search for in {query!r}: give at least one word, e.g. veille search broadcom")
     plain = str.maketrans("", "", HIGHLIGHT_START + HIGHLIGHT_END)
     if as_json:
         rows = [

@@ -424,8 +424,11 @@ class SQLiteStore:
         rows = self._query(
             "SELECT a.* FROM alerts a LEFT JOIN chats c ON c.chat = a.chat "
             "WHERE c.paused_reason IS NULL AND a.next_attempt_at <= ? "
-            "AND (a.state = 'pending' OR a.edit_pending = 1) ORDER BY a.id LIMIT ?",
-            (_iso(now), limit),
+            "AND (a.state = 'pending' OR a.edit_pending = 1) "
+            # Order per chat: an earlier alert still waiting for its retry holds back the later ones.
+            "AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.chat = a.chat AND b.id < a.id "
+            "AND b.state = 'pending' AND b.next_attempt_at > ?) ORDER BY a.id LIMIT ?",
+            (_iso(now), _iso(now), limit),
         )
         return [_alert(row) for row in rows]
 
