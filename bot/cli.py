@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     eval_summaries = what.add_parser("summaries", help="ROUGE on a jsonl of {article, abstract}")
     eval_summaries.add_argument("--data", required=True, metavar="PATH.jsonl")
     eval_summaries.add_argument("--limit", type=int, default=None)
+    eval_stories = what.add_parser("stories", help="B-cubed precision/recall/F1 of story grouping")
+    eval_stories.add_argument("--data", default=None, metavar="DIR",
+                              help="folder of labelled story files (default: eval/stories of this checkout)")
+    eval_stories.add_argument("--limit", type=int, default=None, help="use only the first N stories")
 
     sub.add_parser("reindex", help="rebuild the search index from the store")
     return parser
@@ -232,7 +236,19 @@ def _eval(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: no such file")
         print(format_table(evaluate_summaries(str(path), limit=args.limit)))
         return EXIT_OK
-    raise UsageError("say what to evaluate: veille eval summaries --data PATH.jsonl")
+    if args.what == "stories":
+        from bot.eval.stories import StorySetError, evaluate_stories, format_scores, load_story_set
+
+        folder = Path(args.data) if args.data else Path(__file__).resolve().parents[1] / "eval" / "stories"
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: no such folder of story files")
+        try:
+            items = load_story_set(folder, args.limit)
+        except StorySetError as exc:
+            raise UsageError(str(exc)) from None
+        print(format_scores(evaluate_stories(items)))
+        return EXIT_OK
+    raise UsageError("say what to evaluate: veille eval summaries --data PATH.jsonl, or veille eval stories")
 
 
 def _reindex(settings: Settings) -> int:

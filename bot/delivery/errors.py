@@ -3,7 +3,10 @@
     DeliveryError            base: something went wrong delivering to one chat
     ├── RetryLater           the platform said 429: wait `retry_after` seconds, then try again
     ├── TransientError       5xx, timeout, dropped connection: retry with capped exponential backoff
-    └── PermanentError       bot removed, chat not found, forbidden: pause the chat, keep the alert
+    ├── PermanentError       bot removed, chat not found, forbidden: pause the chat, keep the alert
+    ├── MessageGone          the message to edit was deleted: post the alert again as a new message
+    └── MessageRejected      the platform refused this payload (our bug, not the chat's): keep the alert,
+                             retry with long backoff and log it as an error; the chat stays active
 """
 
 from __future__ import annotations
@@ -32,3 +35,11 @@ class TransientError(DeliveryError):
 
 class PermanentError(DeliveryError):
     """The platform will never accept this chat as it is (bot kicked, chat deleted, no permission)."""
+
+
+class MessageGone(DeliveryError):
+    """The message to edit no longer exists (deleted by a member or a moderator)."""
+
+
+class MessageRejected(DeliveryError):
+    """The platform refused the request itself (bad payload); the chat is fine."""

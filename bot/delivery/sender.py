@@ -6,6 +6,8 @@ wait for the next round. Chats are served concurrently. What a failure leads to:
     RetryLater      wait what the platform asked, then try again
     TransientError  capped exponential backoff (1 s, 2 s, 4 s ... 5 min), forever
     PermanentError  the chat is paused (shown in /subscriptions and logged); its alerts stay queued
+    MessageGone     the alert's message was deleted: the alert is posted again as a new message
+    MessageRejected our payload was refused: logged as an error, retried with the longest backoff
     anything else   treated as transient and logged with the chat and the alert
 """
 
@@ -17,7 +19,7 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from bot.delivery.errors import PermanentError, RetryLater
+from bot.delivery.errors import MessageGone, MessageRejected, PermanentError, RetryLater
 from bot.messages import AlertMessage
 from bot.models import ChatRef
 from bot.platforms.base import ChatPlatform
@@ -118,16 +120,14 @@ class Sender:
             return True
         await self._pace(alert.chat)
         try:
-            if alert.state == "sent" and alert.message_id:
-                if sources != alert.sources_sent:
-                    await platform.edit_alert(message, alert.message_id)
-                    self.edited += 1
-                message_id = alert.message_id
-            else:
-                message_id = await platform.send_alert(message)
-                self.sent += 1
+            message_id = await self._send_or_edit(platform, alert, message, sources)
         except RetryLater as exc:
             await self._retry(alert, exc.reason, exc.retry_after)
+            return False
+        except MessageRejected as exc:
+            log.error("platform refused an alert's payload: %s", exc.reason,
+                      extra={"chat": str(alert.chat), "alert": alert.id})
+            await self._retry(alert, exc.reason, MAX_BACKOFF_S)
             return False
         except PermanentError as exc:
             log.warning("chat refuses alerts, pausing it: %s", exc.reason, extra={"chat": str(alert.chat)})
@@ -143,6 +143,22 @@ class Sender:
             self._last_sent[alert.chat] = asyncio.get_running_loop().time()
         await asyncio.to_thread(self.store.mark_alert_sent, alert.id, message_id, sources, self.clock())
         return True
+
+    async def _send_or_edit(
+        self, platform: ChatPlatform, alert: PendingAlert, message: AlertMessage, sources: int
+    ) -> str:
+        if alert.state == "sent" and alert.message_id:
+            if sources != alert.sources_sent:
+                try:
+                    await platform.edit_alert(message, alert.message_id)
+                    self.edited += 1
+                except MessageGone:
+                    log.info("alert message was deleted; posting it again", extra={"chat": str(alert.chat)})
+                    self.sent += 1
+                    return await platform.send_alert(message)
+            return alert.message_id
+        self.sent += 1
+        return await platform.send_alert(message)
 
     async def _retry(self, alert: PendingAlert, reason: str, wait_s: float) -> None:
         when = self.clock() + timedelta(seconds=max(0.0, wait_s))

@@ -37,8 +37,19 @@ _STOP = frozenset(
 )
 
 LEAD_WORDS = 80
+ANCHOR_CHARS = 3000
 SHINGLE_SIZE = 3
 MAX_SHINGLES = 400
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+_NUMBER_SEPARATORS = re.compile(r"(?<=\d)[\s,.\u202f\u00a0](?=\d)")
+
+
+def _anchor(raw: str) -> str:
+    """Fold a name or a figure so both languages write it alike: "Nvidia's" -> "nvidia", "120,000" -> "120000"."""
+    token = _POSSESSIVE.sub("", fold(raw)).strip(".,'’-")
+    return _NUMBER_SEPARATORS.sub("", token)
 
 
 @dataclass(slots=True)
@@ -68,8 +79,8 @@ class StoryGrouper:
         lead = " ".join(article.text.split()[:LEAD_WORDS])
         head = f"{article.title}. {lead}"
         anchors = set()
-        for match in _CAPITALISED.finditer(head):
-            token = fold(match.group(0)).strip(".,'’-")
+        for match in _CAPITALISED.finditer(f"{article.title}. {article.text[:ANCHOR_CHARS]}"):
+            token = _anchor(match.group(0))
             if token and token not in _STOP and not (token.isdigit() and len(token) == 1):
                 anchors.add(token)
         words = {w for w in (fold(m) for m in _WORD.findall(head)) if len(w) > 3 and w not in _STOP}
@@ -100,10 +111,13 @@ class StoryGrouper:
             if containment >= self.near_duplicate_threshold:
                 return 1.0
         shared = a.anchors & b.anchors
-        union = a.anchors | b.anchors
         anchor_score = 0.0
-        if union:
-            anchor_score = sum(self._anchor_weight(x) for x in shared) / sum(self._anchor_weight(x) for x in union)
+        if a.anchors and b.anchors:
+            # Against the smaller set: a short French brief names fewer things than a long English report.
+            smaller = min(
+                sum(self._anchor_weight(x) for x in a.anchors), sum(self._anchor_weight(x) for x in b.anchors)
+            )
+            anchor_score = sum(self._anchor_weight(x) for x in shared) / smaller
         word_score = 0.0
         if a.words and b.words:
             word_score = len(a.words & b.words) / math.sqrt(len(a.words) * len(b.words))

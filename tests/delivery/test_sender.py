@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery.errors import PermanentError, RetryLater, TransientError
+from bot.delivery.errors import MessageGone, MessageRejected, PermanentError, RetryLater, TransientError
 from bot.delivery.sender import Sender, backoff_seconds
 from bot.messages import AlertMessage, Reply
 from bot.models import Article, ChatRef
@@ -136,3 +136,28 @@ def test_backoff_is_capped() -> None:
     assert backoff_seconds(0) <= 1.0
     assert 12 < backoff_seconds(4) <= 16
     assert backoff_seconds(50) <= 300
+
+
+async def test_a_deleted_alert_message_is_posted_again_when_its_story_grows(store: SQLiteStore) -> None:
+    first = store.add_article(article(1, "Outlet A"), new_story_title="S", alerts=[(CHAT, "q")])
+    platform, clock = ScriptedPlatform(), Clock()
+    sender = sender_for(store, platform, clock)
+    await sender.drain_once()
+    joined = article(2, "Outlet B")
+    joined.story_id = first.story_id
+    store.add_article(joined, alerts=[(CHAT, "q")])
+    platform.failures = [MessageGone(str(CHAT), "Unknown Message")]
+    assert await sender.drain_once() == 1
+    assert len(platform.sent) == 2 and store.alert_for(CHAT, first.story_id).message_id == "2"
+
+
+async def test_a_refused_payload_keeps_the_alert_and_the_chat_active(store: SQLiteStore) -> None:
+    store.add_article(article(1), new_story_title="S", alerts=[(CHAT, "q")])
+    platform, clock = ScriptedPlatform(), Clock()
+    platform.failures = [MessageRejected(str(CHAT), "Invalid Form Body")]
+    sender = sender_for(store, platform, clock)
+    assert await sender.drain_once() == 0
+    assert store.count_pending_alerts() == 1
+    assert store.list_subscriptions(CHAT) == [] and store.due_alerts(clock.now) == []
+    clock.now += timedelta(seconds=301)
+    assert await sender.drain_once() == 1
