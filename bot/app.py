@@ -153,9 +153,9 @@ class App:
         settings = self.settings
         telegram_token = settings.token(settings.telegram.token_env)
         if telegram_token:
-            from bot.platforms.telegram_adapter import TelegramAdapter
+            from bot.platforms.telegram_adapter import TelegramPlatform
 
-            telegram = TelegramAdapter(token=telegram_token, api_base_url=settings.telegram.api_base_url)
+            telegram = TelegramPlatform(telegram_token, api_base_url=settings.telegram.api_base_url)
             await telegram.start(self.router)
             self._stack.push_async_callback(telegram.stop)
             self.platforms["telegram"] = telegram

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from bot.config import FetchSettings
-from bot.ingest.netguard import GuardedResolver, GuardRefusal, check_url
+from bot.ingest.netguard import GuardedResolver, GuardRefusal, IPNetwork, check_url
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -160,9 +160,16 @@ class Fetcher:
     """Fetches URLs over one shared aiohttp session with the limits from FetchSettings."""
 
     def __init__(
-        self, settings: FetchSettings, user_agent: str, *, resolver: AbstractResolver | None = None
+        self,
+        settings: FetchSettings,
+        user_agent: str,
+        *,
+        resolver: AbstractResolver | None = None,
+        exempt_networks: Sequence[IPNetwork] = (),
     ) -> None:
+        """Keep the settings; `resolver` replaces system DNS, `exempt_networks` pass the network guard."""
         self._settings = settings
+        self._exempt = tuple(exempt_networks)
         self._user_agent = user_agent
         self._inner_resolver = resolver
         self._session: aiohttp.ClientSession | None = None
@@ -173,7 +180,7 @@ class Fetcher:
         """Open the shared session."""
         resolver: AbstractResolver | None = self._inner_resolver
         if not self._settings.allow_private_addresses:
-            resolver = GuardedResolver(resolver)
+            resolver = GuardedResolver(resolver, self._exempt)
         connector = aiohttp.TCPConnector(
             # Our own semaphores gate requests before the clock starts, so the pool never makes one wait.
             limit=0,
@@ -261,7 +268,7 @@ class Fetcher:
 
     def _guard(self, url: str, current: str) -> None:
         try:
-            check_url(current, allow_private=self._settings.allow_private_addresses)
+            check_url(current, allow_private=self._settings.allow_private_addresses, exempt=self._exempt)
         except GuardRefusal as exc:
             where = "" if current == url else f" (redirect to {current})"
             raise BlockedAddress(url, f"{exc.reason}{where}") from None

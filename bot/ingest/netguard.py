@@ -20,12 +20,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Named for a clear reason; most are also non-global, but the message should say "cloud metadata".
 _METADATA_ADDRESSES = frozenset(
@@ -50,8 +52,10 @@ class GuardRefusal(OSError):
         self.reason = reason
 
 
-def address_refusal(address: IPAddress) -> str | None:
-    """Return why `address` must not be contacted, or None when it is a public unicast address."""
+def address_refusal(address: IPAddress, exempt: Sequence[IPNetwork] = ()) -> str | None:
+    """Return why `address` must not be contacted, or None when it is public or in an exempt network."""
+    if any(address.version == net.version and address in net for net in exempt):
+        return None
     if address in _METADATA_ADDRESSES:
         return "cloud metadata address"
     if isinstance(address, ipaddress.IPv6Address):
@@ -93,7 +97,7 @@ def legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
         return None
 
 
-def check_url(url: str, *, allow_private: bool = False) -> None:
+def check_url(url: str, *, allow_private: bool = False, exempt: Sequence[IPNetwork] = ()) -> None:
     """Raise GuardRefusal unless `url` is http(s) with a host that is not a non-public literal address."""
     try:
         parts = urlsplit(url)
@@ -107,12 +111,12 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         raise GuardRefusal(url, "URL has no host")
     if allow_private:
         return
-    reason = host_refusal(host)
+    reason = host_refusal(host, exempt)
     if reason:
         raise GuardRefusal(url, reason)
 
 
-def host_refusal(host: str) -> str | None:
+def host_refusal(host: str, exempt: Sequence[IPNetwork] = ()) -> str | None:
     """Return why a URL host (name or literal address) is refused without resolving it, or None."""
     host = host.strip("[]").lower()
     name = host.rstrip(".")
@@ -128,20 +132,24 @@ def host_refusal(host: str) -> str | None:
             # Whatever it points at, an obfuscated address in a feed URL is a probe, not a publisher.
             return f"numeric IPv4 form {host!r} (means {legacy}) is refused"
         return None
-    return address_refusal(literal)
+    return address_refusal(literal, exempt)
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolve host names with an inner resolver and refuse the host if any address is not public."""
+    """Resolve host names with an inner resolver and refuse the host if any address is not public.
 
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
+    `exempt` lists networks the operator trusts (say, an RSS bridge on the LAN); they pass the guard.
+    """
+
+    def __init__(self, inner: AbstractResolver | None = None, exempt: Sequence[IPNetwork] = ()) -> None:
         self._inner = inner if inner is not None else ThreadedResolver()
+        self._exempt = tuple(exempt)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         """Resolve `host` and raise GuardRefusal when one of its addresses is not public."""
-        reason = host_refusal(host)
+        reason = host_refusal(host, self._exempt)
         if reason:
             raise GuardRefusal(host, reason)
         results = await self._inner.resolve(host, port, family)
@@ -150,7 +158,7 @@ class GuardedResolver(AbstractResolver):
                 address = ipaddress.ip_address(result["host"].split("%", 1)[0])
             except ValueError:
                 raise GuardRefusal(host, f"resolved to an unreadable address {result['host']!r}") from None
-            reason = address_refusal(address)
+            reason = address_refusal(address, self._exempt)
             if reason:
                 # One bad address refuses the host: a mixed answer is how DNS rebinding gets in.
                 raise GuardRefusal(host, f"resolves to {address}, a {reason}")

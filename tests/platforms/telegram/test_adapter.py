@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from bot.delivery.errors import DeliveryError, PermanentError, RetryLater, TransientError
+from bot.delivery.errors import (
+    DeliveryError,
+    MessageGone,
+    MessageRejected,
+    PermanentError,
+    RetryLater,
+    TransientError,
+)
 from bot.messages import HIGHLIGHT_END, HIGHLIGHT_START, AlertMessage, Button, Card, Reply, Request
 from bot.models import ChatRef
 from bot.platforms.telegram_adapter import TelegramAdapterError, TelegramPlatform, parse_command_line
@@ -192,7 +199,8 @@ async def test_alert_sent_then_edited_when_sources_join(
     await telegram_bot.edit_alert(joined, message_id)
     assert message.edits == 1 and "+2 sources: BBC, AFP" in message.text
     await telegram_bot.edit_alert(joined, message_id)  # same content again: "not modified" is not an error
-    await telegram_bot.edit_alert(joined, "999999")  # deleted by the users: left alone
+    with pytest.raises(MessageGone):  # deleted by the users: the sender posts it again
+        await telegram_bot.edit_alert(joined, "999999")
     assert telegram_fake.transcript(-200) == [message.text]
 
 
@@ -281,6 +289,7 @@ async def test_send_reply_returns_the_first_message_id(
             Fault.error(400, "Bad Request: not enough rights to send text messages to the chat"),
             PermanentError,
         ),
+        (Fault.error(400, "Bad Request: can't parse entities: unsupported start tag"), MessageRejected),
     ],
 )
 async def test_send_errors_map_to_delivery_errors(
