@@ -9,7 +9,9 @@ changes the settings it is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -69,6 +71,17 @@ class IngestSummary:
             f"feeds: {self.feeds_ok} ok, {self.feeds_failed} failed ({self.not_modified} not modified); "
             f"articles: {self.new} new, {self.duplicates} duplicate"
         )
+
+
+def stop_on_signals() -> asyncio.Event:
+    """Return an event that SIGTERM and SIGINT set, so the bot can finish its work and stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Not available off the main thread or on some platforms: Ctrl-C still raises KeyboardInterrupt.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def index_path(settings: Settings) -> Path:

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -182,7 +181,9 @@ def _search(settings: Settings, query: str, limit: int, as_json: bool) -> int:
     for notice in results.notices:
         print(f"note: {notice}", file=sys.stderr)
     if results.query.is_empty:
-        raise UsageError(f"nothing left to search for in {query!r}: give at least one word, e.g. veille search broadcom")
+        raise UsageError(
+            f"nothing left to search for in {query!r}: give at least one word, e.g. veille search broadcom"
+        )
     plain = str.maketrans("", "", HIGHLIGHT_START + HIGHLIGHT_END)
     if as_json:
         rows = [
@@ -203,7 +204,8 @@ def _search(settings: Settings, query: str, limit: int, as_json: bool) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         if not results.hits:
-            print(f"nothing found for {query!r}" + (f"; did you mean {results.suggestion!r}?" if results.suggestion else ""))
+            hint = f"; did you mean {results.suggestion!r}?" if results.suggestion else ""
+            print(f"nothing found for {query!r}{hint}")
         for rank, hit in enumerate(results.hits, 1):
             date = hit.article.published.strftime("%Y-%m-%d")
             print(f"{rank}. {hit.article.title} — {hit.article.source}, {date}\n   {hit.article.url}")
@@ -213,15 +215,9 @@ def _search(settings: Settings, query: str, limit: int, as_json: bool) -> int:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.app import App
+    from bot.app import App, stop_on_signals
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass  # not on this platform / not the main thread: Ctrl-C still raises KeyboardInterrupt
+    stop = stop_on_signals()
     async with App(settings) as app:
         await app.run(stop)
     return EXIT_OK

@@ -9,13 +9,12 @@ input is not a terminal (piped commands, CI), it waits for the last scheduled st
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import App
+from bot.app import App, stop_on_signals
 from bot.config import Settings, parse_settings
 from bot.demo_site.server import DemoSite
 from bot.platforms.console_adapter import ConsoleIO
@@ -66,13 +65,7 @@ async def run_demo(lang: str = "en", stdin: TextIO | None = None, stdout: TextIO
     """Run the demo until /quit, end of input (after the last scheduled story), or Ctrl-C."""
     io = ConsoleIO(stdin, stdout)
     interactive = bool(getattr(io.stdin, "isatty", lambda: False)())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    stop = stop_on_signals()
     with tempfile.TemporaryDirectory(prefix="veille-demo-") as folder:
         async with DemoSite(speed=speed) as site:
             schedule = site.release_schedule()

@@ -47,7 +47,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "search",
         "Search every article seen",
         "Chercher dans tous les articles vus",
-        (OptionSpec("query", "Words, \"phrases\", OR, -word, source:, lang:", "Mots, \"phrases\", OR, -mot, source:, lang:", required=True),),
+        (
+            OptionSpec(
+                "query",
+                'Words, "phrases", OR, -word, source:, lang:',
+                'Mots, "phrases", OR, -mot, source:, lang:',
+                required=True,
+            ),
+        ),
     ),
     CommandSpec(
         "latest",
@@ -65,7 +72,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "unsubscribe",
         "Stop a subscription",
         "Arrêter un abonnement",
-        (OptionSpec("subscription", "Its number or query", "Son numéro ou sa requête", required=True, autocomplete=True),),
+        (
+            OptionSpec(
+                "subscription", "Its number or query", "Son numéro ou sa requête", required=True, autocomplete=True
+            ),
+        ),
     ),
     CommandSpec("subscriptions", "List this chat's subscriptions", "Lister les abonnements de ce salon"),
     CommandSpec("sources", "List feeds and their health", "Lister les sources et leur état"),

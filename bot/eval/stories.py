@@ -82,7 +82,7 @@ def b_cubed(gold: Sequence[str], predicted: Sequence[int]) -> tuple[float, float
         by_gold[g].add(i)
         by_pred[p].add(i)
     precisions, recalls = [], []
-    for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
+    for g, p in zip(gold, predicted, strict=True):
         common = len(by_gold[g] & by_pred[p])
         precisions.append(common / len(by_pred[p]))
         recalls.append(common / len(by_gold[g]))

@@ -28,12 +28,15 @@ _CAPITALISED = re.compile(r"\b(?:[A-Z][\w'’-]*[A-Za-z0-9]|[A-Z]{2,}|\d[\d.,]*\
 
 # Words that start sentences or titles in capitals without naming anything.
 _STOP = frozenset(
-    fold(w)
-    for w in """the a an and or of in on at to for with by from as is are was were be has have had
-    it its this that these those after before over under new says said will would could can
-    le la les un une des du de d l et ou en au aux pour par sur avec dans est sont a ont été qui que
-    ce cette ces son sa ses leur leurs plus selon après avant lors entre comme mais ne pas se s il elle
-    ils elles nous vous on y dont où quand""".split()
+    fold(word)
+    for word in (
+        "the a an and or of in on at to for with by from as is are was were be has have had "
+        "it its this that these those "
+        "after before over under new says said will would could can "
+        "le la les un une des du de d l et ou en au aux pour par sur avec dans est sont ont été qui que ce cette ces "
+        "son sa ses leur leurs plus selon après avant lors entre comme mais ne pas se s "
+        "il elle ils elles nous vous on y dont où quand"
+    ).split()
 )
 
 LEAD_WORDS = 80

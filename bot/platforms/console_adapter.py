@@ -8,6 +8,7 @@ so a person can type it (paging: `/search #2 broadcom`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 from collections.abc import Callable
@@ -155,7 +156,6 @@ def _pump_lines(
     except (OSError, ValueError):
         pass  # input closed under us: same as end of input
     finally:
-        try:
+        # RuntimeError: the loop is already closed, nobody is listening any more.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(lines.put_nowait, None)
-        except RuntimeError:
-            pass  # the loop is already closed: nobody is listening any more

@@ -1,0 +1,645 @@
+"""The full-text index of the archive, on tantivy: derived data, rebuilt from the store at will.
+
+Fields (analyzers in bot.search.analysis):
+
+    article_id          i64, indexed + fast: deletes, upserts, the watermark
+    title_fr/title_en   stemmed title, term frequencies only (boosted x2 at query time)
+    body_fr/body_en     stemmed text, term frequencies only
+    words               folded, unstemmed title and text (two values) with positions: phrases, prefixes
+    source_raw          whole source name, folded and compact; source_words: its words with positions
+    lang, entities      folded keywords
+    published           date, indexed + fast: since:/before: filters, newest-first listing
+    published_ts        i64 seconds, fast: recency in the ranking
+    story_id            i64, fast (0 when none)
+    stored_text         the first 20,000 characters of the text, stored only: snippets
+
+Ranking: BM25 (title x2) times a recency factor, `FLOOR + (1 - FLOOR) * 0.5 ** (age_days / HALF_LIFE)`,
+half-life 7 days, floor 0.3: a fresh article wins at equal relevance, and an old one that matches far
+better still can. The factor is applied by re-ranking candidates: the best 200 by BM25 over the whole
+archive plus, when more documents match, the best 200 by BM25 among the last 21 days. Queries with filters
+only (`source:lemonde since:1d`) list newest first.
+
+Durability: `watermark` is the highest article id in the committed index. It is the larger of the
+maximum id stored in the index itself (so it moves atomically with tantivy's commit) and the value saved
+in `veille_search.json` after each commit (so deleting the newest articles does not move it back).
+`catch_up(store)` indexes every stored article above it: a crash between the store's commit and the
+index's loses nothing. Adding an id already present replaces it.
+
+Errors:
+
+    SearchError                 base of bot.search errors
+    └── SearchIndexError        the index cannot be opened, written or read (carries the path)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import tantivy
+
+from bot.messages import HIGHLIGHT_END, HIGHLIGHT_START
+from bot.models import Article
+from bot.search.analysis import ENGLISH, FRENCH, KEYWORD, PLAIN, Analyzers
+from bot.search.query import (
+    And,
+    DateFilter,
+    FieldFilter,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Query,
+    Word,
+)
+from bot.search.suggest import Vocabulary, write_atomically
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when the schema or the analyzers change: the index is then rebuilt
+STATE_FILE = "veille_search.json"
+VOCABULARY_FILE = "suggest.json"
+TITLE_BOOST = 2.0
+HALF_LIFE_DAYS = 7.0
+RECENCY_FLOOR = 0.3
+RERANK_WINDOW = 200
+RECENT_SPAN = timedelta(days=3 * HALF_LIFE_DAYS)
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+STORED_TEXT_CHARS = 20_000
+SNIPPET_CHARS = 160
+COMMIT_EVERY = 20_000
+_MIN_DATE = datetime(1971, 1, 1, tzinfo=UTC)
+_MAX_DATE = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class SearchError(Exception):
+    """Base of the search package's errors."""
+
+
+class SearchIndexError(SearchError):
+    """The index at `path` could not be opened, written or read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"search index {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ArticleSource(Protocol):
+    """The part of bot.store.base.Store the index reads."""
+
+    def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Iterable[Article]: ...
+
+    def max_article_id(self) -> int: ...
+
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexHit:
+    """One matching article: its id, final score, highlighted snippet, story and date."""
+
+    article_id: int
+    score: float
+    snippet: str
+    story_id: int | None
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IndexResults:
+    """One page of hits, best first, and how many articles match in all."""
+
+    hits: list[IndexHit]
+    total: int
+
+
+def _schema() -> tantivy.Schema:
+    b = tantivy.SchemaBuilder()
+    # i64, not u64: the bindings turn a Python int into an i64 term, so deletes by term need i64.
+    b.add_integer_field("article_id", stored=False, indexed=True, fast=True)
+    b.add_text_field("title_fr", tokenizer_name=FRENCH, index_option="freq")
+    b.add_text_field("title_en", tokenizer_name=ENGLISH, index_option="freq")
+    b.add_text_field("body_fr", tokenizer_name=FRENCH, index_option="freq")
+    b.add_text_field("body_en", tokenizer_name=ENGLISH, index_option="freq")
+    b.add_text_field("words", tokenizer_name=PLAIN, index_option="position")
+    b.add_text_field("source_raw", tokenizer_name=KEYWORD, index_option="basic")
+    b.add_text_field("source_words", tokenizer_name=PLAIN, index_option="position")
+    b.add_text_field("lang", tokenizer_name=KEYWORD, index_option="basic")
+    b.add_text_field("entities", tokenizer_name=KEYWORD, index_option="basic")
+    b.add_date_field("published", indexed=True, fast=True)
+    b.add_integer_field("published_ts", fast=True)
+    b.add_integer_field("story_id", fast=True)
+    b.add_bytes_field("stored_text", stored=True, indexed=False)
+    return b.build()
+
+
+def _utc(value: datetime) -> datetime:
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return min(max(value, _MIN_DATE), _MAX_DATE)
+
+
+def recency_factor(published_ts: float, now_ts: float) -> float:
+    """Return the ranking's recency multiplier for an article published at `published_ts`."""
+    age_days = max(0.0, (now_ts - published_ts) / 86400.0)
+    return RECENCY_FLOOR + (1.0 - RECENCY_FLOOR) * math.pow(0.5, age_days / HALF_LIFE_DAYS)
+
+
+class SearchIndex:
+    """The tantivy index of the archive; one writer per directory, searches at any time."""
+
+    def __init__(
+        self,
+        index: tantivy.Index,
+        directory: Path | None,
+        analyzers: Analyzers,
+        vocabulary: Vocabulary,
+        saved_watermark: int,
+        heap_bytes: int,
+        threads: int,
+    ) -> None:
+        self._index = index
+        self._schema = index.schema
+        self._directory = directory
+        self._analyzers = analyzers
+        self.vocabulary = vocabulary
+        self._heap_bytes = heap_bytes
+        self._threads = threads
+        self._writer: tantivy.IndexWriter | None = None
+        self._pending_max = 0
+        self._pending = 0
+        self._watermark = max(saved_watermark, self._max_indexed_id())
+
+    # ---- opening and closing
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path | None,
+        *,
+        recreate: bool = False,
+        heap_bytes: int = 64_000_000,
+        threads: int = 1,
+    ) -> SearchIndex:
+        """Open (or create) the index in `directory`, or in memory when None.
+
+        The directory belongs to the index. An index written by another FORMAT is emptied and must be
+        filled again with `catch_up`; so is an unreadable one when `recreate` is True.
+        """
+        analyzers = Analyzers()
+        schema = _schema()
+        if directory is None:
+            index = tantivy.Index(schema, path=None)
+            analyzers.register(index)
+            return cls(index, None, analyzers, Vocabulary(), 0, heap_bytes, threads)
+        where = str(directory)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            state = _read_state(directory / STATE_FILE)
+            if tantivy.Index.exists(where) and state.get("format") != FORMAT:
+                log.warning("search index %s has another format; emptying it for a rebuild", where)
+                _empty_directory(directory)
+                state = {}
+            try:
+                index = tantivy.Index(schema, path=where, reuse=True)
+            except ValueError as exc:
+                if not recreate:
+                    raise SearchIndexError(where, f"cannot open: {exc}") from exc
+                log.warning("search index %s unreadable (%s); emptying it for a rebuild", where, exc)
+                _empty_directory(directory)
+                state = {}
+                index = tantivy.Index(schema, path=where, reuse=True)
+            analyzers.register(index)
+            index.reload()
+            vocabulary = Vocabulary.load(directory / VOCABULARY_FILE) if state else Vocabulary()
+            watermark = int(state.get("watermark", 0)) if state else 0
+            search_index = cls(index, directory, analyzers, vocabulary, watermark, heap_bytes, threads)
+            if not state:
+                search_index._save_state()
+            return search_index
+        except OSError as exc:
+            raise SearchIndexError(where, f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        """Commit what is pending and release the writer (and its lock on the directory)."""
+        if self._writer is not None:
+            if self._pending:
+                self.commit()
+            writer, self._writer = self._writer, None
+            try:
+                writer.wait_merging_threads()
+            except ValueError as exc:
+                log.warning("search index %s: merge did not finish: %s", self._where, exc)
+
+    @property
+    def _where(self) -> str:
+        return str(self._directory) if self._directory else "<memory>"
+
+    @property
+    def watermark(self) -> int:
+        """Return the highest article id in the committed index (0 when empty)."""
+        return self._watermark
+
+    @property
+    def analyzers(self) -> Analyzers:
+        """Return the analyzers the index uses (share them with query parsing and matching)."""
+        return self._analyzers
+
+    def doc_count(self) -> int:
+        """Return how many articles the committed index holds."""
+        return int(self._index.searcher().num_docs)
+
+    # ---- writing
+
+    def _get_writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(heap_size=self._heap_bytes, num_threads=self._threads)
+            except ValueError as exc:
+                reason = f"cannot write (is another process using it?): {exc}"
+                raise SearchIndexError(self._where, reason) from exc
+        return self._writer
+
+    def add(self, articles: Sequence[Article], *, replace: bool = True) -> int:
+        """Queue articles for indexing (replacing any with the same id); `commit()` makes them visible."""
+        writer = self._get_writer()
+        added = 0
+        for article in articles:
+            if article.id is None or article.id <= 0:
+                log.warning("search index: skipped article without an id: %s", article.url)
+                continue
+            try:
+                if replace:
+                    writer.delete_documents_by_term("article_id", article.id)
+                writer.add_document(self._document(article))
+            except ValueError as exc:
+                raise SearchIndexError(self._where, f"cannot add article {article.id}: {exc}") from exc
+            self.vocabulary.observe(article)
+            self._pending_max = max(self._pending_max, article.id)
+            self._pending += 1
+            added += 1
+        return added
+
+    def _document(self, article: Article) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_integer("article_id", article.id or 0)
+        title, text = article.title or "", article.text or ""
+        for name in ("title_fr", "title_en"):
+            doc.add_text(name, title)
+        for name in ("body_fr", "body_en"):
+            doc.add_text(name, text)
+        doc.add_text("words", title)
+        doc.add_text("words", text)
+        for form in {f for f in self._analyzers.keyword_forms(article.source) if f}:
+            doc.add_text("source_raw", form)
+        doc.add_text("source_words", article.source or "")
+        doc.add_text("lang", article.lang or "und")
+        for entity in article.entities:
+            for form in {f for f in self._analyzers.keyword_forms(entity) if f}:
+                doc.add_text("entities", form)
+        published = _utc(article.published)
+        doc.add_date("published", published)
+        doc.add_integer("published_ts", int(published.timestamp()))
+        doc.add_integer("story_id", article.story_id or 0)
+        doc.add_bytes("stored_text", text[:STORED_TEXT_CHARS].encode("utf-8"))
+        return doc
+
+    def delete(self, article_ids: Iterable[int]) -> None:
+        """Queue the removal of these articles; `commit()` applies it."""
+        writer = self._get_writer()
+        for article_id in article_ids:
+            if article_id > 0:
+                writer.delete_documents_by_term("article_id", article_id)
+                self._pending += 1
+
+    def commit(self) -> None:
+        """Make queued changes durable and visible, then save the watermark and vocabulary."""
+        if self._writer is None:
+            return
+        try:
+            self._writer.commit()
+            self._index.reload()
+        except ValueError as exc:
+            raise SearchIndexError(self._where, f"commit failed: {exc}") from exc
+        self._watermark = max(self._watermark, self._pending_max)
+        self._pending = 0
+        self._save_state()
+
+    def _save_state(self) -> None:
+        if self._directory is None:
+            return
+        state = {"format": FORMAT, "watermark": self._watermark}
+        try:
+            write_atomically(self._directory / STATE_FILE, json.dumps(state).encode("ascii"))
+            if self.vocabulary.dirty:
+                self.vocabulary.save(self._directory / VOCABULARY_FILE)
+        except OSError as exc:
+            raise SearchIndexError(self._where, f"cannot save state: {exc}") from exc
+
+    def _max_indexed_id(self) -> int:
+        searcher = self._index.searcher()
+        if searcher.num_docs == 0:
+            return 0
+        result = searcher.aggregate(tantivy.Query.all_query(), {"m": {"max": {"field": "article_id"}}})
+        value = result.get("m", {}).get("value")
+        return int(value) if value is not None else 0
+
+    def catch_up(self, store: ArticleSource, progress: Progress | None = None) -> int:
+        """Index every stored article above the watermark; return how many were indexed."""
+        count = 0
+        batch: list[Article] = []
+        for article in store.iter_articles(after_id=self._watermark, batch=1000):
+            batch.append(article)
+            if len(batch) >= 1000:
+                count += self.add(batch)
+                batch = []
+                if self._pending >= COMMIT_EVERY:
+                    self.commit()
+                if progress is not None:
+                    progress(count)
+        if batch:
+            count += self.add(batch)
+        self.commit()
+        if progress is not None:
+            progress(count)
+        return count
+
+    def rebuild(self, store: ArticleSource, progress: Progress | None = None) -> int:
+        """Empty the index and index the whole store again; return how many were indexed."""
+        writer = self._get_writer()
+        writer.delete_all_documents()
+        self.vocabulary.clear()
+        self._watermark = 0
+        self._pending_max = 0
+        self.commit()
+        return self.catch_up(store, progress)
+
+    # ---- searching
+
+    def search(self, query: Query, *, limit: int, offset: int = 0, now: datetime) -> IndexResults:
+        """Return one page of the articles matching `query`, best first (see the module docstring)."""
+        if query.root is None:
+            return IndexResults([], 0)
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        offset = max(0, min(int(offset), MAX_OFFSET))
+        now = _utc(now)
+        try:
+            tq = self._translate(query.root)
+            searcher = self._index.searcher()
+            if searcher.num_docs == 0:
+                return IndexResults([], 0)
+            if query.has_scoring_terms:
+                ranked, total = self._ranked(searcher, tq, limit, offset, now)
+            else:
+                result = searcher.search(tq, limit, count=True, order_by_field="published", offset=offset)
+                ranked = [(0.0, addr) for _, addr in result.hits]
+                total = int(result.count or 0)  # type: ignore[attr-defined]  # missing from the stub
+            return IndexResults(self._hits(searcher, query, ranked, now), total)
+        except ValueError as exc:
+            raise SearchIndexError(self._where, f"search failed: {exc}") from exc
+
+    def _ranked(
+        self, searcher: tantivy.Searcher, tq: tantivy.Query, limit: int, offset: int, now: datetime
+    ) -> tuple[list[tuple[float, tantivy.DocAddress]], int]:
+        window = max(RERANK_WINDOW, offset + limit)
+        result = searcher.search(tq, window, count=True)
+        total = int(result.count or 0)  # type: ignore[attr-defined]  # missing from the stub
+        candidates = {(a.segment_ord, a.doc): (float(s), a) for s, a in result.hits}
+        if total > window:
+            recent = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, tq),
+                    (tantivy.Occur.Must, self._filter(self._date_range(now - RECENT_SPAN, None))),
+                ]
+            )
+            for s, a in searcher.search(recent, window, count=False).hits:
+                candidates.setdefault((a.segment_ord, a.doc), (float(s), a))
+        entries = list(candidates.values())
+        addresses = [a for _, a in entries]
+        stamps = searcher.fast_field_values("published_ts", addresses)
+        ids = searcher.fast_field_values("article_id", addresses)
+        now_ts = now.timestamp()
+        decay = math.log(0.5) / (HALF_LIFE_DAYS * 86400.0)
+        scored = [
+            (bm25 * (RECENCY_FLOOR + (1.0 - RECENCY_FLOOR) * math.exp(decay * max(0.0, now_ts - (ts or 0)))),
+             int(aid or 0), addr)
+            for (bm25, addr), ts, aid in zip(entries, stamps, ids, strict=True)
+        ]  # fmt: skip  # recency_factor inlined: this runs for every candidate
+        scored.sort(key=lambda t: (-t[0], -t[1]))
+        return [(score, addr) for score, _, addr in scored[offset : offset + limit]], total
+
+    def _hits(
+        self,
+        searcher: tantivy.Searcher,
+        query: Query,
+        ranked: list[tuple[float, tantivy.DocAddress]],
+        now: datetime,
+    ) -> list[IndexHit]:
+        if not ranked:
+            return []
+        addresses = [a for _, a in ranked]
+        ids = searcher.fast_field_values("article_id", addresses)
+        stamps = searcher.fast_field_values("published_ts", addresses)
+        stories = searcher.fast_field_values("story_id", addresses)
+        hits = []
+        now_ts = now.timestamp()
+        for (score, addr), aid, ts, story in zip(ranked, ids, stamps, stories, strict=True):
+            stored = searcher.doc(addr).get_first("stored_text") or b""
+            text = bytes(stored).decode("utf-8", errors="replace")
+            if not query.has_scoring_terms:
+                score = recency_factor(float(ts or 0), now_ts)
+            hits.append(
+                IndexHit(
+                    article_id=int(aid or 0),
+                    score=score,
+                    snippet=make_snippet(text, query, self._analyzers),
+                    story_id=int(story) if story else None,
+                    published=datetime.fromtimestamp(int(ts or 0), UTC),
+                )
+            )
+        return hits
+
+    # ---- query translation
+
+    def _term(self, field_name: str, value: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self._schema, field_name, value)
+
+    def _filter(self, q: tantivy.Query) -> tantivy.Query:
+        # Filters decide membership only; they must not shift BM25 scores.
+        return tantivy.Query.const_score_query(q, 0.0)
+
+    def _date_range(self, lower: datetime | None, upper: datetime | None) -> tantivy.Query:
+        return tantivy.Query.range_query(
+            self._schema,
+            "published",
+            tantivy.FieldType.Date,
+            _utc(lower) if lower else None,
+            _utc(upper) if upper else None,
+            include_lower=True,
+            include_upper=upper is None,
+        )
+
+    def _phrase(self, field_name: str, words: tuple[str, ...], prefix_last: bool) -> tantivy.Query:
+        if prefix_last:
+            if len(words) == 1:
+                return tantivy.Query.fuzzy_term_query(
+                    self._schema, field_name, words[0], distance=0, prefix=True
+                )
+            return tantivy.Query.phrase_prefix_query(self._schema, field_name, list(words))
+        if len(words) == 1:
+            return self._term(field_name, words[0])
+        return tantivy.Query.phrase_query(self._schema, field_name, list(words))
+
+    def _translate(self, node: Node) -> tantivy.Query:
+        q = tantivy.Query
+        should, must, must_not = tantivy.Occur.Should, tantivy.Occur.Must, tantivy.Occur.MustNot
+        match node:
+            case Word():
+                title = q.disjunction_max_query(
+                    [self._term("title_fr", node.fr), self._term("title_en", node.en)]
+                )
+                body = q.disjunction_max_query(
+                    [self._term("body_fr", node.fr), self._term("body_en", node.en)]
+                )
+                return q.boolean_query([(should, q.boost_query(title, TITLE_BOOST)), (should, body)])
+            case Prefix():
+                # A prefix automaton over the term dictionary: every expansion, no regex from user text.
+                return self._phrase("words", (node.plain,), True)
+            case Phrase():
+                return self._phrase("words", node.words, node.prefix_last)
+            case FieldFilter(name="source"):
+                options = [(should, self._term("source_raw", node.folded))]
+                if node.compact != node.folded:
+                    options.append((should, self._term("source_raw", node.compact)))
+                if node.words:
+                    options.append((should, self._phrase("source_words", node.words, False)))
+                return self._filter(q.boolean_query(options))
+            case FieldFilter(name="lang"):
+                return self._filter(self._term("lang", node.folded))
+            case FieldFilter():
+                options = [(should, self._term("entities", node.folded))]
+                if node.compact != node.folded:
+                    options.append((should, self._term("entities", node.compact)))
+                return self._filter(q.boolean_query(options))
+            case DateFilter(name="since"):
+                return self._filter(self._date_range(node.at, None))
+            case DateFilter():
+                return self._filter(self._date_range(None, node.at))
+            case Not():
+                return q.boolean_query([(must, q.all_query()), (must_not, self._translate(node.child))])
+            case And():
+                clauses = [
+                    (must_not, self._translate(c.child)) if isinstance(c, Not) else (must, self._translate(c))
+                    for c in node.children
+                ]
+                if all(occur == must_not for occur, _ in clauses):
+                    clauses.append((must, q.all_query()))
+                return q.boolean_query(clauses)
+            case Or():
+                return q.boolean_query([(should, self._translate(c)) for c in node.children])
+        return q.empty_query()
+
+
+# ---- snippets ----------------------------------------------------------------------------------
+
+
+def make_snippet(text: str, query: Query, analyzers: Analyzers, width: int = SNIPPET_CHARS) -> str:
+    """Cut about `width` characters of whole words around the first match, matched words highlighted."""
+    text = text.replace(HIGHLIGHT_START, " ").replace(HIGHLIGHT_END, " ")
+    words: set[str] = set()
+    prefixes: list[str] = []
+    fr: set[str] = set()
+    en: set[str] = set()
+    for leaf in query.positive_leaves():
+        if isinstance(leaf, Word):
+            fr.add(leaf.fr)
+            en.add(leaf.en)
+        elif isinstance(leaf, Prefix):
+            prefixes.append(leaf.plain)
+        elif isinstance(leaf, Phrase):
+            words.update(leaf.words[:-1] if leaf.prefix_last else leaf.words)
+            if leaf.prefix_last:
+                prefixes.append(leaf.words[-1])
+    matched = _matched_spans(text, analyzers, words, prefixes, fr, en)
+    start = 0
+    if matched:
+        first = matched[0][0]
+        if first > width // 3:
+            start = first - width // 3
+            # Begin on a word boundary.
+            space = text.find(" ", start, first)
+            start = space + 1 if space >= 0 else start
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        if space > start:
+            end = space
+    parts: list[str] = []
+    cursor = start
+    for a, b in matched:
+        if a < start or b > end:
+            continue
+        parts.append(text[cursor:a])
+        parts.append(HIGHLIGHT_START + text[a:b] + HIGHLIGHT_END)
+        cursor = b
+    parts.append(text[cursor:end])
+    snippet = " ".join("".join(parts).split())
+    return ("…" if start > 0 else "") + snippet + ("…" if end < len(text) else "")
+
+
+# Runs of letters and digits: the same cuts as tantivy's simple tokenizer on ordinary text.
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _matched_spans(
+    text: str, analyzers: Analyzers, words: set[str], prefixes: list[str], fr: set[str], en: set[str]
+) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    surfaces = list({surface for _, _, surface in spans})
+    folded = analyzers.words(" ".join(surfaces))
+    if len(folded) != len(surfaces):
+        # A token tantivy cuts differently (or drops as too long): take its own offsets, slower.
+        tokens = analyzers.plain.pre_tokenize(text).tokens
+        spans = [(t.char_offset_from, t.char_offset_to, t.text) for t in tokens]
+        surfaces = list({surface for _, _, surface in spans})
+        folded = surfaces
+    # Stemming costs a call per word; only words sharing a stem's first two letters can match one.
+    heads = {stem[:2] for stem in fr | en}
+    hits = set()
+    for surface, plain in zip(surfaces, folded, strict=True):
+        if (
+            plain in words
+            or (prefixes and any(plain.startswith(p) for p in prefixes))
+            or (plain[:2] in heads and (analyzers.stem_fr(plain) in fr or analyzers.stem_en(plain) in en))
+        ):
+            hits.add(surface)
+    return [(a, b) for a, b, surface in spans if surface in hits]
+
+
+def _read_state(path: Path) -> dict[str, int]:
+    try:
+        data = json.loads(path.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)}
+
+
+def _empty_directory(directory: Path) -> None:
+    for child in directory.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
