@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import Button, Card, Reply, Request
-from bot.models import SearchHit
+from bot.search.service import SearchService
 from handlers.cards import article_card
 from handlers.context import HandlerContext
 from handlers.i18n import t
@@ -43,15 +43,6 @@ def split_page(args: str) -> tuple[int, str]:
     return max(1, int(match.group(1))), args[match.end():].strip()
 
 
-def group_by_story(hits: list[SearchHit]) -> list[list[SearchHit]]:
-    """Group hits by story, keeping best-first order of each story's best hit."""
-    groups: dict[object, list[SearchHit]] = {}
-    for hit in hits:
-        key = hit.article.story_id if hit.article.story_id is not None else ("article", hit.article.id)
-        groups.setdefault(key, []).append(hit)
-    return list(groups.values())
-
-
 async def handle(request: Request, ctx: HandlerContext) -> Reply:
     """Answer /search <query>, one page of stories at a time."""
     lang = request.lang
@@ -60,7 +51,7 @@ async def handle(request: Request, ctx: HandlerContext) -> Reply:
         return Reply(text=t(lang, "search.usage"), is_error=True)
     results = ctx.search.search(query, limit=MAX_HITS, offset=0, now=ctx.clock())
     notices = [t(lang, "query.notice", problem=p) for p in results.notices]
-    groups = group_by_story(results.hits)
+    groups = SearchService.group_by_story(results.hits)
     shown_query = query if len(query) <= 80 else query[:79] + "…"
     if not groups:
         lines = [*notices, t(lang, "search.none", query=shown_query)]

@@ -90,10 +90,12 @@ def b_cubed(gold: Sequence[str], predicted: Sequence[int]) -> tuple[float, float
     return sum(precisions) / n, sum(recalls) / n, recalls
 
 
-def evaluate_stories(items: Iterable[LabelledArticle], window_hours: int = 72) -> StoryScores:
+def evaluate_stories(
+    items: Iterable[LabelledArticle], window_hours: int = 72, grouper: StoryGrouper | None = None
+) -> StoryScores:
     """Group the articles incrementally, as the pipeline does, and score the grouping."""
     ordered = sorted(items, key=lambda item: (item.article.published, item.article.id))
-    grouper = StoryGrouper(window=timedelta(hours=window_hours))
+    grouper = grouper or StoryGrouper(window=timedelta(hours=window_hours))
     new_story = count(1)
     predicted: list[int] = []
     started = time.perf_counter()
