@@ -108,6 +108,15 @@ class App:
 
     async def __aenter__(self) -> App:
         """Open the store and index, build the pipeline and the router."""
+        try:
+            await self._open()
+        except BaseException:
+            # __aexit__ is not called when __aenter__ fails: close what was already opened.
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _open(self) -> None:
         settings = self.settings
         self.store = await asyncio.to_thread(open_store, settings.storage)
         self._stack.callback(self.store.close)
@@ -128,7 +137,6 @@ class App:
         await asyncio.to_thread(self.pipeline.warm_up)
         self.router = Router(HandlerContext(store=self.store, search=self.search, settings=settings))
         self.sender = Sender(self.store, self.platforms, default_lang=self._default_lang)
-        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
