@@ -133,8 +133,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "summarize":
         from bot.eval.summaries import summarize_stream
 
-        summarize_stream(sys.stdin, sys.stdout, lang=args.lang, jsonl=args.jsonl)
-        return EXIT_OK
+        return summarize_stream(sys.stdin, sys.stdout, lang=args.lang, jsonl=args.jsonl)
     if command == "eval":
         return _eval(args)
     if command == "reindex":
@@ -225,12 +224,15 @@ async def _run(settings: Settings) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     if args.what == "summaries":
-        from bot.eval.summaries import evaluate_summaries, format_table
+        from bot.eval.summaries import EvalError, evaluate_summaries, format_table
 
         path = Path(args.data)
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
-        print(format_table(evaluate_summaries(str(path), limit=args.limit)))
+        try:
+            print(format_table(evaluate_summaries(str(path), limit=args.limit)))
+        except EvalError as exc:
+            raise UsageError(str(exc)) from None
         return EXIT_OK
     if args.what == "stories":
         from bot.eval.stories import StorySetError, evaluate_stories, format_scores, load_story_set

@@ -28,8 +28,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,33 +45,252 @@ MAX_INPUT_CHARS = 40_000
 MAX_CANDIDATES = 60
 
 FEATURES: tuple[str, ...] = (
-    "pos0", "pos1", "pos2", "pos3", "pos4_5", "pos_rel", "log_n_sents",
-    "len", "len_sq", "short", "long",
-    "title_overlap", "title_overlap_rel", "centroid", "centroid_rel",
-    "digits", "quote_start", "quote_any", "question", "colon_end", "caps_ratio", "first_person",
-    "weekday", "paren",
+    "pos0",
+    "pos1",
+    "pos2",
+    "pos3",
+    "pos4_5",
+    "pos_rel",
+    "log_n_sents",
+    "len",
+    "len_sq",
+    "short",
+    "long",
+    "title_overlap",
+    "title_overlap_rel",
+    "centroid",
+    "centroid_rel",
+    "digits",
+    "quote_start",
+    "quote_any",
+    "question",
+    "colon_end",
+    "caps_ratio",
+    "first_person",
+    "weekday",
+    "paren",
 )
 
 STOPWORDS: dict[str, frozenset[str]] = {
     "fr": frozenset(
-        "a à au aux avec ce ces cet cette c d dans de des du elle elles en est et été être il ils je j l la "
-        "le les leur leurs lui m ma mais me même mes moi mon n ne ni nos notre nous on ont ou où par pas "
-        "pour qu que qui s sa sans se ses si son sont sur t ta te tes toi ton tu un une vos votre vous y "
-        "a été avait avoir fait plus comme aussi tout tous toute toutes très bien peu ainsi alors donc car "
-        "ont sera selon après avant lors depuis entre encore déjà cela ça celui celle ceux dont".split()
+        [
+            "a",
+            "à",
+            "au",
+            "aux",
+            "avec",
+            "ce",
+            "ces",
+            "cet",
+            "cette",
+            "c",
+            "d",
+            "dans",
+            "de",
+            "des",
+            "du",
+            "elle",
+            "elles",
+            "en",
+            "est",
+            "et",
+            "été",
+            "être",
+            "il",
+            "ils",
+            "je",
+            "j",
+            "l",
+            "la",
+            "le",
+            "les",
+            "leur",
+            "leurs",
+            "lui",
+            "m",
+            "ma",
+            "mais",
+            "me",
+            "même",
+            "mes",
+            "moi",
+            "mon",
+            "n",
+            "ne",
+            "ni",
+            "nos",
+            "notre",
+            "nous",
+            "on",
+            "ont",
+            "ou",
+            "où",
+            "par",
+            "pas",
+            "pour",
+            "qu",
+            "que",
+            "qui",
+            "s",
+            "sa",
+            "sans",
+            "se",
+            "ses",
+            "si",
+            "son",
+            "sont",
+            "sur",
+            "t",
+            "ta",
+            "te",
+            "tes",
+            "toi",
+            "ton",
+            "tu",
+            "un",
+            "une",
+            "vos",
+            "votre",
+            "vous",
+            "y",
+            "a",
+            "été",
+            "avait",
+            "avoir",
+            "fait",
+            "plus",
+            "comme",
+            "aussi",
+            "tout",
+            "tous",
+            "toute",
+            "toutes",
+            "très",
+            "bien",
+            "peu",
+            "ainsi",
+            "alors",
+            "donc",
+            "car",
+            "ont",
+            "sera",
+            "selon",
+            "après",
+            "avant",
+            "lors",
+            "depuis",
+            "entre",
+            "encore",
+            "déjà",
+            "cela",
+            "ça",
+            "celui",
+            "celle",
+            "ceux",
+            "dont",
+        ]
     ),
     "en": frozenset(
-        "a an and are as at be been but by for from had has have he her his i in is it its of on or she "
-        "that the their them they this to was were which who will with would not no we you your our us "
-        "said says also more than into about after before over there what when where how all any can "
-        "could do does did so if up out new one two".split()
+        [
+            "a",
+            "an",
+            "and",
+            "are",
+            "as",
+            "at",
+            "be",
+            "been",
+            "but",
+            "by",
+            "for",
+            "from",
+            "had",
+            "has",
+            "have",
+            "he",
+            "her",
+            "his",
+            "i",
+            "in",
+            "is",
+            "it",
+            "its",
+            "of",
+            "on",
+            "or",
+            "she",
+            "that",
+            "the",
+            "their",
+            "them",
+            "they",
+            "this",
+            "to",
+            "was",
+            "were",
+            "which",
+            "who",
+            "will",
+            "with",
+            "would",
+            "not",
+            "no",
+            "we",
+            "you",
+            "your",
+            "our",
+            "us",
+            "said",
+            "says",
+            "also",
+            "more",
+            "than",
+            "into",
+            "about",
+            "after",
+            "before",
+            "over",
+            "there",
+            "what",
+            "when",
+            "where",
+            "how",
+            "all",
+            "any",
+            "can",
+            "could",
+            "do",
+            "does",
+            "did",
+            "so",
+            "if",
+            "up",
+            "out",
+            "new",
+            "one",
+            "two",
+        ]
     ),
 }
 _WEEKDAYS = frozenset(
-    "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday "
-    "saturday sunday".split()
+    [
+        "lundi",
+        "mardi",
+        "mercredi",
+        "jeudi",
+        "vendredi",
+        "samedi",
+        "dimanche",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
 )
-_FIRST_PERSON = frozenset("je j me moi nous vous i we me my our you".split())
+_FIRST_PERSON = frozenset(["je", "j", "me", "moi", "nous", "vous", "i", "we", "me", "my", "our", "you"])
 
 _TOKEN = re.compile(r"\w+")
 _SCRIPT_STYLE = re.compile(r"<(script|style|noscript)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -80,7 +298,7 @@ _TAG = re.compile(r"<(?:br|/p|/div|/li|/h\d|p|div|li|h\d)\b[^>]{0,500}>|<[^<>]{0
 _BLOCK_TAG = re.compile(r"<(?:br|/p|/div|/li|/h\d)\b", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u202f\u200b]+")
 _WS = re.compile(r"\s+")
-_QUOTES = "«“\"„"
+_QUOTES = '«“"„'
 
 
 class SummarizerError(Exception):
@@ -107,10 +325,17 @@ class SelectionRule:
 
 @dataclass(frozen=True, slots=True)
 class ScorerWeights:
-    """A linear sentence scorer and the rule that picks how many sentences to keep."""
+    """A linear sentence scorer and the rule that picks how many sentences to keep.
+
+    `weights` holds the bias then one weight per name in FEATURES; `bag` weighs the words a sentence
+    contains (summed, divided by the square root of its distinct word count); `opening` weighs its first
+    two words, which tell a self-contained sentence from one that leans on the previous ("Mais", "Il").
+    """
 
     weights: tuple[float, ...]
     rule: SelectionRule
+    bag: dict[str, float] = field(default_factory=dict)
+    opening: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> ScorerWeights:
@@ -128,7 +353,11 @@ class ScorerWeights:
             weights = tuple(float(v) for v in values)
             if len(weights) != len(FEATURES) + 1:
                 raise SummarizerModelError(path, f"expected {len(FEATURES) + 1} weights, got {len(weights)}")
-            return cls(weights, SelectionRule(int(rule.get("target_words", 40)), float(rule.get("margin", 100))))
+            vocab = data.get("vocab", {})
+            bag = {str(word): float(pair[0]) for word, pair in vocab.items() if pair[0]}
+            opening = {str(word): float(pair[1]) for word, pair in vocab.items() if pair[1]}
+            selection = SelectionRule(int(rule.get("target_words", 40)), float(rule.get("margin", 100)))
+            return cls(weights, selection, bag, opening)
         except (KeyError, TypeError, ValueError) as exc:
             raise SummarizerModelError(path, f"malformed: {exc!r}") from exc
 
@@ -218,7 +447,7 @@ def prepare(text: str, lang: str, title: str, matcher: BoilerplateMatcher) -> li
             float(any(ch.isdigit() for ch in sentence)),
             float(sentence[:1] in _QUOTES),
             float(any(q in sentence for q in _QUOTES)),
-            float(sentence.rstrip("»”\" ").endswith("?")),
+            float(sentence.rstrip('»”" ').endswith("?")),
             float(sentence.endswith(":")),
             caps / max(1, len(words) - 1),
             float(any(t in _FIRST_PERSON for t in tokens)),
@@ -229,11 +458,18 @@ def prepare(text: str, lang: str, title: str, matcher: BoilerplateMatcher) -> li
     return candidates
 
 
-def score(candidate: Candidate, weights: Sequence[float]) -> float:
-    """Return the linear score (logit) of one candidate: bias first, then one weight per feature."""
+def score(candidate: Candidate, model: ScorerWeights) -> float:
+    """Return the linear score (logit) of one candidate sentence."""
+    weights = model.weights
     total = weights[0]
     for w, x in zip(weights[1:], candidate.features, strict=True):
         total += w * x
+    if model.bag:
+        distinct = set(candidate.tokens)
+        bag = model.bag
+        total += sum(bag.get(t, 0.0) for t in distinct) / math.sqrt(len(distinct))
+    if model.opening:
+        total += sum(model.opening.get(t, 0.0) for t in candidate.tokens[:2])
     return total
 
 
@@ -279,31 +515,32 @@ class Summarizer:
 
     def select(self, candidates: list[Candidate]) -> list[Candidate]:
         """Choose the sentences to keep, best first, within max_sentences and max_chars."""
-        weights = self._model.weights
-        rule = self._model.rule
-        ranked = sorted(candidates, key=lambda c: score(c, weights), reverse=True)
-        scores = {c.index: score(c, weights) for c in candidates}
-        chosen: list[Candidate] = []
-        chars = -1
-        words = 0
-        best = None
-        for cand in ranked:
-            if len(chosen) >= self.max_sentences:
+        return select(candidates, self._model, self.max_sentences, self.max_chars)
+
+
+def select(candidates: list[Candidate], model: ScorerWeights, max_sentences: int, max_chars: int) -> list[Candidate]:
+    """Choose sentences best first: the top one, then more while the rule and the limits allow."""
+    rule = model.rule
+    scored = sorted(((score(c, model), c) for c in candidates), key=lambda sc: sc[0], reverse=True)
+    chosen: list[Candidate] = []
+    chars = -1
+    words = 0
+    best = scored[0][0] if scored else 0.0
+    for value, cand in scored:
+        if len(chosen) >= max_sentences:
+            break
+        if chars + 1 + len(cand.text) > max_chars:
+            continue
+        if chosen:
+            if words >= rule.target_words or best - value > rule.margin:
                 break
-            if chars + 1 + len(cand.text) > self.max_chars:
+            # A further sentence only helps when it does not push the summary far past the target.
+            if words + len(cand.tokens) > 2 * rule.target_words + 10:
                 continue
-            if best is not None:
-                if words >= rule.target_words or best - scores[cand.index] > rule.margin:
-                    break
-                # A second sentence only helps when it does not push the summary far past the target.
-                if words + len(cand.tokens) > 2 * rule.target_words + 10:
-                    continue
-            chosen.append(cand)
-            chars += 1 + len(cand.text)
-            words += len(cand.tokens)
-            if best is None:
-                best = scores[cand.index]
-        return chosen
+        chosen.append(cand)
+        chars += 1 + len(cand.text)
+        words += len(cand.tokens)
+    return chosen
 
 
 def _truncate(sentence: str, max_chars: int) -> str:

@@ -1,0 +1,1 @@
+"""Offline evaluation and training of the NLP parts (dev tools: they may need rouge-score or numpy)."""
