@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Iterable
 
-CONTEXT_FIELDS = ("feed", "chat", "article", "alert", "command", "query", "args")
+CONTEXT_FIELDS = ("feed", "chat", "article", "alert", "command", "query", "command_args")
 
 
 class ContextFormatter(logging.Formatter):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from bot.alerts.matcher import SubscriptionMatcher
 from bot.config import Settings
 from bot.ingest.extract import extract_main_text, is_teaser
-from bot.ingest.fetch import FetchError, Fetcher
+from bot.ingest.fetch import Fetcher, FetchError
 from bot.ingest.normalize import normalize_entry
 from bot.ingest.parse import FeedParseError, parse_feed
 from bot.models import Article, Feed

@@ -63,7 +63,7 @@ class Router:
             return reply
         except Exception:
             log.exception(
-                "command failed", extra={"chat": str(request.chat), "command": name, "args": request.args[:200]}
+                "command failed", extra={"chat": str(request.chat), "command": name, "command_args": request.args[:200]}
             )
             return Reply(text=t(lang, "internal_error"), is_error=True)
 

@@ -8,6 +8,7 @@ reports as an internal error.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,11 +48,18 @@ class SearchService:
     def __init__(self, store: ArticleStore, index: SearchIndex) -> None:
         self._store = store
         self._index = index
+        # tantivy's Python objects refuse concurrent use from two threads ("Already borrowed"), and the
+        # pipeline indexes from worker threads while commands search from the event loop: one lock.
+        self._lock = threading.RLock()
 
     def search(
         self, text: str, *, limit: int = 5, offset: int = 0, now: datetime | None = None
     ) -> SearchResults:
         """Run a user's query and return a page of hits with notices and a 'did you mean'."""
+        with self._lock:
+            return self._search(text, limit=limit, offset=offset, now=now)
+
+    def _search(self, text: str, *, limit: int, offset: int, now: datetime | None) -> SearchResults:
         now = now or datetime.now(UTC)
         limit = max(1, min(int(limit), MAX_LIMIT))
         offset = max(0, int(offset))
@@ -102,6 +110,10 @@ class SearchService:
 
     def index_new(self, articles: Sequence[Article]) -> int:
         """Index articles the store has just committed; return how many were indexed."""
+        with self._lock:
+            return self._index_new(articles)
+
+    def _index_new(self, articles: Sequence[Article]) -> int:
         ids = [a.id for a in articles if a.id is not None]
         if not ids:
             return 0
@@ -114,7 +126,8 @@ class SearchService:
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Index what the store holds beyond the index's watermark (call at start)."""
-        return self._index.catch_up(self._store, progress)
+        with self._lock:
+            return self._index.catch_up(self._store, progress)
 
     @staticmethod
     def group_by_story(hits: Sequence[SearchHit]) -> list[list[SearchHit]]:

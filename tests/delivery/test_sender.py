@@ -26,12 +26,15 @@ class ScriptedPlatform:
         self.sent: list[tuple[str, str]] = []
         self.edits: list[tuple[str, str, int]] = []
         self.failures: list[Exception] = []
+        self.chat_failures: dict[str, list[Exception]] = {}  # chats are served concurrently: per-chat faults
 
     async def start(self, router: object) -> None: ...
 
     async def stop(self) -> None: ...
 
     async def send_alert(self, alert: AlertMessage) -> str:
+        if self.chat_failures.get(str(alert.chat)):
+            raise self.chat_failures[str(alert.chat)].pop(0)
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((str(alert.chat), alert.card.title))
@@ -101,7 +104,7 @@ async def test_a_permanent_refusal_pauses_the_chat_and_keeps_its_alerts(store: S
     store.add_article(article(1), new_story_title="S", alerts=[(CHAT, "q"), (OTHER, "q")])
     store.add_subscription(CHAT, "q", datetime.now(UTC))
     platform, clock = ScriptedPlatform(), Clock()
-    platform.failures = [PermanentError(str(CHAT), "Forbidden: bot was kicked from the group chat")]
+    platform.chat_failures[str(CHAT)] = [PermanentError(str(CHAT), "Forbidden: bot was kicked from the group chat")]
     sender = sender_for(store, platform, clock)
     await sender.drain_once()
     assert platform.sent == [(str(OTHER), "Story 1")]
