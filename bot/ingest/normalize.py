@@ -191,8 +191,9 @@ def canonical_url(url: str) -> str:
         if parts.password:
             userinfo += f":{parts.password}"
         netloc = f"{userinfo}@{netloc}"
-    path = parts.path or "/"
-    query = _clean_query(parts.query)
+    # Whitespace is not part of a URL: trimmed at the ends, escaped inside, so the result is stable.
+    path = parts.path.strip().replace(" ", "%20") or "/"
+    query = _clean_query(parts.query.strip()).replace(" ", "%20")
     return urlunsplit((scheme, netloc, path, query, ""))
 
 

@@ -192,3 +192,15 @@ def test_normalize_entry_without_title_takes_first_line_of_text() -> None:
     assert article is not None
     assert article.title.endswith("\u2026") and len(article.title) <= 120
     assert article.key.startswith("hash:")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://Example.com/ #", "https://example.com/"),
+        ("https://example.com/a b/?q=x y", "https://example.com/a%20b/?q=x%20y"),
+    ],
+)
+def test_whitespace_in_urls_is_trimmed_or_escaped(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+    assert canonical_url(expected) == expected
