@@ -460,9 +460,18 @@ class SQLiteStore:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements (our migrations hold no semicolons inside literals)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    """Split a migration into statements, keeping a trigger's inner semicolons inside its statement."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    leftover = [ln for ln in buffer.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+    if leftover:
+        raise StoreCorrupt(f"migration ends with an incomplete statement: {' '.join(leftover)[:200]}")
+    return statements
 
 
 def _feed(row: sqlite3.Row) -> Feed:
