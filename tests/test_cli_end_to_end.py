@@ -160,3 +160,23 @@ async def test_private_addresses_are_refused_unless_allowed(tmp_path: Path) -> N
     assert result.code == 0
     assert "0 ok, 1 failed" in result.out
     assert "private" in result.err.lower() or "loopback" in result.err.lower()
+
+
+async def test_summarize_reads_stdin_text_and_jsonl() -> None:
+    text = (
+        "Nvidia a publié mercredi un chiffre d'affaires record de 57 milliards de dollars. "
+        "La demande en puces pour centres de données reste très forte, selon le groupe. "
+        "Cet épisode vous est présenté par notre partenaire. Abonnez-vous à notre newsletter !"
+    )
+    plain = await veille("summarize", "--lang", "fr", stdin=text)
+    assert plain.code == 0 and "57 milliards" in plain.out
+    assert "newsletter" not in plain.out and "présenté par" not in plain.out
+
+    lines = [json.dumps({"id": 1, "text": text}), "not json", json.dumps({"id": "b", "text": ""})]
+    batch = await veille("summarize", "--jsonl", stdin="\n".join(lines) + "\n")
+    rows = [json.loads(line) for line in batch.out.splitlines()]
+    assert [row["id"] for row in rows if "id" in row][:1] == [1]
+    assert "57 milliards" in rows[0]["summary"]
+    assert len(rows) == 3 and "error" in rows[1]
+    assert rows[2] == {"id": "b", "summary": ""}
+    assert "Traceback" not in batch.err
