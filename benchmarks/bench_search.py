@@ -1,12 +1,18 @@
 """Search benchmark: tantivy (bot.search) against a naive SQLite FTS5 baseline on the same archive.
 
-Builds both from a synthetic archive (benchmarks.gen_archive), then, each in a fresh child process so
-memory is that of a serving process, runs a query mix (rare names, common words, AND, OR, phrases,
-prefixes, exclusions, filters) and reports p50 / p99 latency. Tantivy's time covers parsing, the search with
-its total count, recency re-ranking and snippets; FTS5's covers a `MATCH ... ORDER BY bm25 LIMIT 5` with
-snippet() plus the `count(*)` a results page needs.
+Builds both from a synthetic archive (benchmarks.gen_archive), plus a real Veille SQLite store holding the
+same articles, then, each in a fresh child process so memory is that of a serving process, runs a query mix
+(rare names, common words, AND, OR, phrases, prefixes, exclusions, filters) and reports p50 / p99 latency:
+
+    tantivy     parsing, the search with its total count, recency re-ranking and snippets (top 5)
+    page        what a chat waits for: /search through handlers.router.Router (200 best hits grouped by
+                story, the page's articles loaded from the store, snippets, source counts) and the
+                Telegram HTML rendering of the reply
+    FTS5        `MATCH ... ORDER BY bm25 LIMIT 5` with snippet() plus the `count(*)` a results page needs
 
     python -m benchmarks.bench_search --n 100000
+    python -m benchmarks.bench_search --n 1000000 --dir /tmp/veille-bench-1m   # keeps the build
+    python -m benchmarks.bench_search --n 1000000 --dir /tmp/veille-bench-1m --reuse   # queries only
 """
 
 from __future__ import annotations
@@ -80,11 +86,34 @@ def _batches(n: int, seed: int, size: int) -> Iterator[list[Article]]:
         yield batch
 
 
+def _store_rows(batch: list[Article]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    articles = [
+        (x.id, x.key, x.url, x.title, x.text, x.source, _iso(x.published), _iso(x.published), x.lang,
+         f"h{x.id}", "\n".join(x.entities), x.story_id)
+        for x in batch
+    ]  # fmt: skip
+    stories = [(x.story_id, x.title, _iso(x.published), _iso(x.published)) for x in batch]
+    return articles, stories
+
+
+def _iso(moment: object) -> str:
+    from datetime import datetime
+
+    assert isinstance(moment, datetime)
+    return moment.isoformat(timespec="seconds")
+
+
 def build(n: int, seed: int, workdir: Path, with_fts: bool) -> dict[str, float]:
-    """Build both indexes from one pass over the archive; return times and sizes."""
+    """Build both indexes and the Veille store from one pass over the archive; return times and sizes."""
     from bot.search.index import SearchIndex
+    from bot.store.sqlite import SQLiteStore
 
     index = SearchIndex.open(workdir / "tantivy", heap_bytes=256_000_000, threads=2)
+    # The store's own schema (migrations), filled in bulk: add_article's one transaction per article is
+    # the pipeline's path, not the subject here.
+    SQLiteStore(workdir / "store.db").close()
+    store = sqlite3.connect(workdir / "store.db")
+    store.execute("PRAGMA synchronous=OFF")
     db = sqlite3.connect(workdir / "fts.db") if with_fts else None
     if db is not None:
         db.executescript(
@@ -94,10 +123,21 @@ def build(n: int, seed: int, workdir: Path, with_fts: bool) -> dict[str, float]:
             CREATE VIRTUAL TABLE fts USING fts5(title, text, tokenize='unicode61 remove_diacritics 2');
             """
         )
-    t_tantivy = t_fts = t_gen = 0.0
+    t_tantivy = t_fts = t_gen = t_store = 0.0
     since_commit = 0
     started = time.perf_counter()
     for batch in _batches(n, seed, 5000):
+        t0 = time.perf_counter()
+        articles, stories = _store_rows(batch)
+        store.executemany("INSERT OR IGNORE INTO stories (id, title, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                          stories)
+        store.executemany(
+            "INSERT INTO articles (id, key, url, title, text, source, published, stored_at, lang, content_hash, "
+            "entities, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            articles,
+        )
+        store.commit()
+        t_store += time.perf_counter() - t0
         t0 = time.perf_counter()
         index.add(batch, replace=False)
         since_commit += len(batch)
@@ -121,8 +161,10 @@ def build(n: int, seed: int, workdir: Path, with_fts: bool) -> dict[str, float]:
     index.commit()
     index.close()
     t_tantivy += time.perf_counter() - t0
-    t_gen = time.perf_counter() - started - t_tantivy - t_fts
-    result = {"tantivy_build_s": t_tantivy, "generate_s": t_gen, "tantivy_mb": _du_mb(workdir / "tantivy")}
+    store.close()
+    t_gen = time.perf_counter() - started - t_tantivy - t_fts - t_store
+    result = {"tantivy_build_s": t_tantivy, "generate_s": t_gen, "tantivy_mb": _du_mb(workdir / "tantivy"),
+              "store_build_s": t_store, "store_mb": _du_mb(workdir / "store.db")}
     if db is not None:
         t0 = time.perf_counter()
         db.execute("CREATE INDEX a_published ON a(published)")
@@ -177,11 +219,65 @@ def query_tantivy(workdir: Path, repeat: int) -> dict[str, object]:
     index.add(fresh)
     index.commit()
     incremental_s = time.perf_counter() - t0
+    # Leave the built index as it was, so a --reuse run measures the same archive.
+    index.delete(a.id for a in fresh if a.id is not None)
+    index.commit()
+    index.close()
     rss, hwm = _rss_mb()
     return {
         "open_s": open_s, "latency": _report(timings), "totals": totals, "incremental_500_s": incremental_s,
         "rss_mb": rss, "rss_peak_mb": hwm, "rss_python_mb": rss_start,
     }  # fmt: skip
+
+
+def query_page(workdir: Path, repeat: int) -> dict[str, object]:
+    """Time /search through the Router with a real store, plus Telegram HTML rendering (child process)."""
+    import asyncio
+
+    from bot.config import parse_settings
+    from bot.messages import Request
+    from bot.models import ChatRef
+    from bot.platforms.telegram_render import render_reply
+    from bot.search.index import SearchIndex
+    from bot.search.service import SearchService
+    from bot.store.sqlite import SQLiteStore
+    from handlers.context import HandlerContext
+    from handlers.router import Router
+
+    rss_start = _rss_mb()[0]
+    store = SQLiteStore(workdir / "store.db")
+    index = SearchIndex.open(workdir / "tantivy")
+    service = SearchService(store, index)
+    router = Router(HandlerContext(store=store, search=service, settings=parse_settings({}), clock=lambda: EPOCH))
+    chat = ChatRef("telegram", "1")
+    # Page 1 of every query, and page 2 of the first of each category (what the Next button sends).
+    seen: set[str] = set()
+    lines = [(category, text) for category, text, *_ in QUERIES]
+    for category, text, *_ in QUERIES:
+        if category not in seen:
+            seen.add(category)
+            lines.append(("page 2", f"#2 {text}"))
+
+    async def run() -> tuple[dict[str, list[float]], dict[str, int]]:
+        timings: dict[str, list[float]] = {}
+        sizes: dict[str, int] = {}
+        for round_ in range(repeat + 1):
+            for category, args in lines:
+                t0 = time.perf_counter()
+                reply = await router.dispatch(Request(chat=chat, user_id="1", command="search", args=args))
+                html = render_reply(reply, "en")
+                elapsed = time.perf_counter() - t0
+                if round_ > 0:
+                    timings.setdefault(category, []).append(elapsed)
+                sizes[args] = len(reply.cards)
+                assert html and not reply.is_error, (args, reply.text)
+        return timings, sizes
+
+    timings, sizes = asyncio.run(run())
+    index.close()
+    store.close()
+    rss, _ = _rss_mb()
+    return {"latency": _report(timings), "cards": sizes, "rss_mb": rss, "rss_python_mb": rss_start}
 
 
 def query_fts(workdir: Path, repeat: int) -> dict[str, object]:
@@ -231,11 +327,13 @@ def _child(kind: str, workdir: Path, repeat: int) -> dict[str, object]:
 
 
 def _print_table(
-    n: int, built: dict[str, float], tv: dict[str, object], fts: dict[str, object] | None
+    n: int, built: dict[str, float], tv: dict[str, object], fts: dict[str, object] | None,
+    page: dict[str, object] | None,
 ) -> None:
     print(f"\n## Search benchmark, {n:,} articles ({os.cpu_count()} CPUs)\n")
     print("| | tantivy (bot.search) | SQLite FTS5 bm25 |")
     print("|---|---|---|")
+    print(f"| archive generation | {built.get('generate_s', 0):.1f} s | |")
     fts_build = f"{built.get('fts_build_s', 0):.1f} s" if fts else "-"
     fts_size = f"{built.get('fts_mb', 0):.0f} MB" if fts else "-"
     print(f"| build | {built['tantivy_build_s']:.1f} s | {fts_build} |")
@@ -252,6 +350,19 @@ def _print_table(
         print(f"| {category} p50 / p99 | {stats['p50_ms']:.2f} / {stats['p99_ms']:.2f} ms | {right} |")
     print(f"| open index | {tv['open_s'] * 1e3:.0f} ms | - |")
     print(f"| add 500 + commit (upsert) | {tv['incremental_500_s'] * 1e3:.0f} ms | - |")
+    if page:
+        store_build = built.get("store_build_s")
+        if store_build is not None:
+            print(f"\nVeille store (SQLite, bulk-loaded): {store_build:.1f} s, {built.get('store_mb', 0):.0f} MB.")
+        print("\n/search page through the Router (200 best hits grouped by story, store reads, snippets) "
+              "+ Telegram HTML render:\n")
+        print("| category | p50 | p99 | max |")
+        print("|---|---|---|---|")
+        latency_page = page["latency"]
+        assert isinstance(latency_page, dict)
+        for category, stats in latency_page.items():
+            print(f"| {category} | {stats['p50_ms']:.2f} ms | {stats['p99_ms']:.2f} ms | {stats['max_ms']:.2f} ms |")
+        print(f"\nRSS of the page process: {page['rss_mb']:.0f} MB (interpreter alone {page['rss_python_mb']:.0f})")
     print("\nTotals (tantivy / FTS5):")
     totals_fts = fts["totals"] if fts else {}
     assert isinstance(tv["totals"], dict) and isinstance(totals_fts, dict)
@@ -267,23 +378,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
     parser.add_argument("--no-fts", action="store_true", help="skip the SQLite FTS5 baseline")
+    parser.add_argument("--reuse", action="store_true", help="query the archive already built in --dir")
+    parser.add_argument("--build-only", action="store_true", help="build into --dir and stop")
+    parser.add_argument("--no-page", action="store_true", help="skip the /search page measurement")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--child", choices=("tantivy", "fts"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("tantivy", "fts", "page"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    children = {"tantivy": query_tantivy, "fts": query_fts, "page": query_page}
     if args.child:
-        work = args.dir
-        result = query_tantivy(work, args.repeat) if args.child == "tantivy" else query_fts(work, args.repeat)
-        print(json.dumps(result))
+        print(json.dumps(children[args.child](args.dir, args.repeat)))
         return 0
+    if (args.reuse or args.build_only) and args.dir is None:
+        parser.error("--reuse and --build-only need --dir")
     with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
         work = args.dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        built = build(args.n, args.seed, work, not args.no_fts)
+        built_file = work / "built.json"
+        if args.reuse:
+            built = json.loads(built_file.read_text(encoding="utf-8"))
+            if built.get("n") != args.n:
+                parser.error(f"{work} holds {built.get('n')} articles, not {args.n}")
+        else:
+            built = build(args.n, args.seed, work, not args.no_fts)
+            built["n"] = args.n
+            built_file.write_text(json.dumps(built), encoding="utf-8")
+        if args.build_only:
+            print(json.dumps(built))
+            return 0
+        with_fts = not args.no_fts and (work / "fts.db").exists()
         tv = _child("tantivy", work, args.repeat)
-        fts = None if args.no_fts else _child("fts", work, args.repeat)
-    _print_table(args.n, built, tv, fts)
+        page = None if args.no_page else _child("page", work, args.repeat)
+        fts = _child("fts", work, args.repeat) if with_fts else None
+    _print_table(args.n, built, tv, fts, page)
     if args.json:
-        print(json.dumps({"n": args.n, "build": built, "tantivy": tv, "fts": fts}, indent=1))
+        print(json.dumps({"n": args.n, "build": built, "tantivy": tv, "fts": fts, "page": page}, indent=1))
     return 0
 
 

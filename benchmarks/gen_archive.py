@@ -59,6 +59,13 @@ COMPANIES = (
     ("Mistral AI", 0.001), ("Alstom", 0.0008), ("Thales", 0.0008), ("Ubisoft", 0.0006), ("Soitec", 0.0003),
     ("Atos", 0.0003), ("Worldline", 0.0002), ("OVHcloud", 0.0002), ("Kering", 0.0005), ("Hermès", 0.0005),
 )  # fmt: skip
+# Set phrases, so that phrase queries have something to find: (words, chance an article uses it).
+PHRASES = {
+    "fr": (("intelligence artificielle", 0.08), ("centre de données", 0.04), ("puce sur mesure", 0.01),
+           ("taux d'intérêt", 0.03), ("chaîne d'approvisionnement", 0.02)),
+    "en": (("artificial intelligence", 0.08), ("data center", 0.05), ("custom chip", 0.01),
+           ("interest rates", 0.03), ("supply chain", 0.03)),
+}  # fmt: skip
 SOURCES = (
     ("Le Monde", "fr", 0.14), ("Les Echos", "fr", 0.12), ("Le Figaro", "fr", 0.10),
     ("Libération", "fr", 0.06), ("France Info", "fr", 0.08),
@@ -117,6 +124,9 @@ def generate(n: int, seed: int = 42, words_per_article: int = 150) -> Iterator[A
         for name, rate in COMPANIES:
             if rng.random() < rate:
                 body.insert(rng.randrange(len(body) + 1), name)
+        for phrase, rate in PHRASES[lang]:
+            if rng.random() < rate:
+                body.insert(rng.randrange(len(body) + 1), phrase)
         text = _sentences(rng, body)
         published = EPOCH - timedelta(days=SPAN_DAYS) + timedelta(seconds=SPAN_DAYS * 86400 * i / max(n, 1))
         yield Article(

@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     eval_stories.add_argument("--limit", type=int, default=None, help="use only the first N stories")
 
     sub.add_parser("reindex", help="rebuild the search index from the store")
+    trend = sub.add_parser("trend", help="chart daily mentions of names as a PNG")
+    trend.add_argument("names", nargs="+", metavar="NAME", help="up to 5 names (quote a name of several words)")
+    trend.add_argument("--since", default=None, help="30d (default), 12w, or a date such as 2026-10-01")
+    trend.add_argument("--out", required=True, metavar="FILE.png", help="where to write the chart")
     return parser
 
 
@@ -138,6 +142,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _eval(args)
     if command == "reindex":
         return _reindex(_settings(args))
+    if command == "trend":
+        return _trend(_settings(args), args.names, args.since, Path(args.out))
     raise UsageError(f"unknown command {command!r}")
 
 
@@ -267,6 +273,35 @@ def _reindex(settings: Settings) -> int:
     print(f"reindexed {count} articles")
     return EXIT_OK
 
+
+
+def _trend(settings: Settings, names: list[str], since: str | None, out: Path) -> int:
+    from bot.app import index_path
+    from bot.charts import render_trend_png
+    from bot.search.index import SearchIndex
+    from bot.search.service import SearchService
+    from bot.search.trend import TrendInputError, trend_for
+    from bot.store import open_store
+
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out {out}: the chart is a PNG, give a file name ending in .png")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out}: no such folder {out.parent}")
+    store = open_store(settings.storage)
+    index = SearchIndex.open(index_path(settings))
+    try:
+        service = SearchService(store, index)
+        service.catch_up()
+        trend = trend_for(service, names, since, entities=settings.entities, now=datetime.now(UTC))
+    except TrendInputError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        index.close()
+        store.close()
+    out.write_bytes(render_trend_png(trend, " / ".join(s.name for s in trend.series)))
+    totals = ", ".join(f"{s.name} {s.total}" for s in trend.series)
+    print(f"{out}: {len(trend.days)} days from {trend.since:%Y-%m-%d}: {totals}")
+    return EXIT_OK
 
 if __name__ == "__main__":
     raise SystemExit(main())

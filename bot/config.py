@@ -68,6 +68,8 @@ class LLMSettings:
     timeout_s: float = 20.0
     max_tokens_per_article: int = 300
     max_tokens_per_day: int = 200_000
+    max_input_chars: int = 6000  # the article is cut to this before it is sent (news leads come first)
+    concurrency: int = 4  # calls in flight at once, across all feeds
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,13 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class CommandSettings:
+    # Per user, across chats: more than `rate_limit` commands in `rate_window_s` seconds are refused.
+    rate_limit: int = 10
+    rate_window_s: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -114,6 +123,9 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # Chats the bot answers at all; empty means every chat. The console always passes.
+    allowed_chats: tuple[ChatRef, ...] = ()
+    commands: CommandSettings = field(default_factory=CommandSettings)
     source_path: str = ""
 
     def token(self, env_name: str) -> str | None:
@@ -298,6 +310,25 @@ def _read_entities(raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:
     return entities
 
 
+def _read_allowed_chats(raw: Any, problems: list[str]) -> tuple[ChatRef, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append('allowed_chats: must be a list like ["telegram:-1001234", "discord:987"]')
+        return ()
+    chats: list[ChatRef] = []
+    for index, item in enumerate(raw):
+        try:
+            chat = ChatRef.parse(str(item)) if isinstance(item, (str, int)) and not isinstance(item, bool) else None
+        except ValueError:
+            chat = None
+        if chat is None or chat.platform not in ("telegram", "discord", "console"):
+            problems.append(f'allowed_chats[{index}]: must look like "telegram:<chat_id>" or "discord:<channel_id>"')
+            continue
+        chats.append(chat)
+    return tuple(chats)
+
+
 def parse_settings(data: Any, source_path: str = "") -> Settings:
     """Validate a loaded YAML document; raise ConfigError listing every problem."""
     problems: list[str] = []
@@ -338,6 +369,8 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
             timeout_s=llm.number("timeout", LLMSettings.timeout_s, minimum=0.1),
             max_tokens_per_article=llm.number("max_tokens_per_article", 300, minimum=16, integer=True),
             max_tokens_per_day=llm.number("max_tokens_per_day", 200_000, minimum=0, integer=True),
+            max_input_chars=llm.number("max_input_chars", LLMSettings.max_input_chars, minimum=200, integer=True),
+            concurrency=llm.number("concurrency", LLMSettings.concurrency, minimum=1, integer=True),
         )
         llm.finish()
     summarizer_settings = SummarizerSettings(
@@ -378,6 +411,20 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
     console_settings = ConsoleSettings(enabled=str(enabled).lower(), chat_lang=chat_lang)
     console.finish()
 
+    allowed_chats = _read_allowed_chats(root.get("allowed_chats"), problems)
+    cmd = root.section("commands")
+    command_settings = CommandSettings(
+        rate_limit=cmd.number("rate_limit", CommandSettings.rate_limit, minimum=1, integer=True),
+        rate_window_s=CommandSettings.rate_window_s,
+    )
+    try:
+        command_settings = CommandSettings(
+            command_settings.rate_limit, parse_duration(cmd.get("rate_window", CommandSettings.rate_window_s))
+        )
+    except ValueError as exc:
+        cmd.fail("rate_window", str(exc))
+    cmd.finish()
+
     root.finish()
     if problems:
         raise ConfigError(problems)
@@ -392,6 +439,8 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
         telegram=telegram_settings,
         discord=discord_settings,
         console=console_settings,
+        allowed_chats=allowed_chats,
+        commands=command_settings,
         source_path=source_path,
     )
 

@@ -21,8 +21,9 @@ from bot.ingest.fetch import Fetcher, FetchError
 from bot.ingest.normalize import normalize_entry
 from bot.ingest.parse import FeedParseError, parse_feed
 from bot.models import Article, Feed
-from bot.nlp.entities import EntityMatcher
+from bot.nlp.entities import EntityExtractor, EntityMatcher
 from bot.nlp.language import LanguageDetector
+from bot.nlp.llm import LLMSummarizer
 from bot.nlp.stories import StoryGrouper
 from bot.nlp.summarize import Summarizer
 from bot.search.service import SearchService
@@ -58,6 +59,7 @@ class Pipeline:
         fetcher: Fetcher,
         search: SearchService,
         matcher: SubscriptionMatcher,
+        llm: LLMSummarizer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,7 +70,9 @@ class Pipeline:
         self.summarizer = Summarizer(
             max_sentences=settings.summarizer.max_sentences, max_chars=settings.summarizer.max_chars
         )
-        self.entities = EntityMatcher(settings.entities)
+        self.entities = EntityExtractor(EntityMatcher(settings.entities))
+        # Optional: configured under summarizer.llm; the extractive summary stays the fallback.
+        self.llm = llm if llm is not None else LLMSummarizer.from_settings(settings, self.language)
         self.stories = StoryGrouper(window=timedelta(hours=settings.stories.window_hours))
         # Polls of different feeds run concurrently; story assignment and storing must not interleave,
         # or two outlets' articles about one event could each start their own story.
@@ -124,6 +128,8 @@ class Pipeline:
             candidates.append(article)
         if self.settings.fetch.fetch_full_text:
             await self._fill_full_text(candidates, report)
+        # Outside the store lock: LLM calls take seconds and must not hold up other feeds' stores.
+        await self.enrich_many(candidates)
         async with self._store_lock:
             stored = await asyncio.to_thread(self._enrich_and_store, candidates, feed, report)
         report.new.extend(stored)
@@ -157,7 +163,6 @@ class Pipeline:
         stored: list[Article] = []
         # Oldest first, so a story's first article is the one that broke it.
         for article in sorted(articles, key=lambda a: a.published):
-            self.enrich(article)
             story_id = self.stories.assign(article)
             article.story_id = story_id
             alerts = self.matcher.match(article) if feed.primed else []
@@ -177,6 +182,16 @@ class Pipeline:
         article.lang = self.language.detect(f"{article.title}\n{article.text[:2000]}")
         article.summary = self.summarizer.summarize(article.text, lang=article.lang, title=article.title)
         article.entities = self.entities.find(article.title, article.text)
+
+    async def enrich_many(self, articles: list[Article]) -> None:
+        """Enrich articles in a thread, then replace summaries with LLM ones where configured and valid."""
+        if not articles:
+            return
+        await asyncio.to_thread(lambda: [self.enrich(article) for article in articles])
+        if self.llm is not None:
+            # Concurrency is bounded inside the LLM summarizer, across all feeds polled at once.
+            for article, outcome in zip(articles, await self.llm.summarize_many(articles), strict=True):
+                article.summary = outcome.summary
 
     async def poll_many(self, feeds: list[Feed]) -> list[PollReport]:
         """Poll feeds concurrently (the fetcher enforces global and per-host limits)."""

@@ -21,8 +21,29 @@ _MESSAGES: dict[str, dict[str, str]] = {
                        "fr": "Désolé, une erreur s'est produite de mon côté ; elle est consignée. Réessayez."},
     "search.usage": {"en": "What should I look for? Example: /search broadcom", "fr":
                      "Que dois-je chercher ? Exemple : /search broadcom"},
-    "search.header": {"en": "Results {first}-{last} of {total} for “{query}”:",
-                      "fr": "Résultats {first} à {last} sur {total} pour « {query} » :"},
+    "search.header": {"en": "Stories {first}-{last} of {total} for “{query}”:",
+                      "fr": "Actualités {first} à {last} sur {total} pour « {query} » :"},
+    "search.header_more": {"en": "Stories {first}-{last} of the best {total} for “{query}” ({n} matching articles):",
+                           "fr": "Actualités {first} à {last} parmi les {total} meilleures pour « {query} » "
+                           "({n} articles trouvés) :"},
+    "search.last_page": {"en": "There are only {pages} pages of results: here is the last one.",
+                         "fr": "Il n'y a que {pages} pages de résultats : voici la dernière."},
+    "trend.usage": {"en": "Which names should I chart? Example: /trend broadcom nvidia since:30d "
+                    "(quotes for a name of several words: /trend \"Mistral AI\").",
+                    "fr": "Quels noms dois-je suivre ? Exemple : /trend broadcom nvidia since:30d "
+                    "(guillemets pour un nom de plusieurs mots : /trend \"Mistral AI\")."},
+    "trend.too_many": {"en": "At most {max} names in one chart; you gave {n}.",
+                       "fr": "Au plus {max} noms par graphique ; vous en avez donné {n}."},
+    "trend.bad_since": {"en": "I can't read since:{value}. Use a number of days (since:30d, since:12w, up to "
+                        "{max_days} days) or a date (since:2026-10-01).",
+                        "fr": "Je ne comprends pas since:{value}. Donnez un nombre de jours (since:30d, since:12w, "
+                        "jusqu'à {max_days} jours) ou une date (since:2026-10-01)."},
+    "trend.bad_name": {"en": "Nothing searchable in “{name}”: give a name with letters or digits.",
+                       "fr": "Rien à chercher dans « {name} » : donnez un nom avec des lettres ou des chiffres."},
+    "trend.caption": {"en": "Daily mentions since {since}: {totals}.",
+                      "fr": "Mentions par jour depuis le {since} : {totals}."},
+    "trend.none": {"en": "No article mentions {names} since {since}.",
+                   "fr": "Aucun article ne mentionne {names} depuis le {since}."},
     "search.none": {"en": "Nothing found for “{query}”.", "fr": "Rien trouvé pour « {query} »."},
     "search.suggest": {"en": "Did you mean “{suggestion}”?", "fr": "Vouliez-vous dire « {suggestion} » ?"},
     "search.suggest_button": {"en": "Search “{suggestion}”", "fr": "Chercher « {suggestion} »"},

@@ -16,6 +16,7 @@ from types import ModuleType
 from bot.messages import Reply, Request
 from bot.models import ChatRef
 from handlers.context import HandlerContext
+from handlers.guard import CommandGuard
 from handlers.i18n import SUPPORTED, t
 from handlers.spec import COMMANDS, COMMANDS_BY_NAME
 
@@ -32,9 +33,11 @@ def load_handler_modules() -> dict[str, ModuleType]:
 class Router:
     """The one entry point adapters call for commands and autocompletion."""
 
-    def __init__(self, ctx: HandlerContext) -> None:
+    def __init__(self, ctx: HandlerContext, guard: CommandGuard | None = None) -> None:
         self.ctx = ctx
         self.modules = load_handler_modules()
+        # allowed_chats and the per-user rate limit; built from the settings unless a test injects one.
+        self.guard = guard if guard is not None else CommandGuard.from_settings(ctx.settings)
 
     def chat_lang(self, request: Request) -> str:
         """Return the language to answer in: the chat's /lang choice, else the platform's hint."""
@@ -52,6 +55,9 @@ class Router:
             log.exception("could not read chat language", extra={"chat": str(request.chat)})
             lang = "en"
         request = replace(request, command=name, lang=lang)
+        refusal = self.guard.check(request, lang)
+        if refusal is not None:
+            return refusal
         module = self.modules.get(name)
         if module is None:
             return Reply(text=t(lang, "unknown_command", name=name[:32]), is_error=True)
@@ -69,6 +75,8 @@ class Router:
 
     async def complete(self, chat: ChatRef, command: str, option: str, prefix: str) -> list[tuple[str, str]]:
         """Return up to 25 (label, value) suggestions for an option being typed."""
+        if not self.guard.chat_allowed(chat):
+            return []
         module = self.modules.get(command)
         completer = getattr(module, "complete", None)
         if completer is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import Button, Card, Reply, Request
-from bot.search.service import SearchService
+from bot.search.service import MAX_STORY_HITS
 from handlers.cards import article_card
 from handlers.context import HandlerContext
 from handlers.i18n import t
@@ -30,9 +30,8 @@ Tous les mots doivent figurer (accents et majuscules indifférents, pluriels com
 Filtres : source:, lang:, entity:, since:, before:."""
 
 PAGE_SIZE = 5
-# Stories are grouped from this many best hits; deeper pages than that are not useful in a chat.
-MAX_HITS = 200
 _PAGE_PREFIX = re.compile(r"^#(\d{1,3})\s+")
+MAX_SHOWN_QUERY = 80
 
 
 def split_page(args: str) -> tuple[int, str]:
@@ -49,36 +48,36 @@ async def handle(request: Request, ctx: HandlerContext) -> Reply:
     page, query = split_page(request.args)
     if not query:
         return Reply(text=t(lang, "search.usage"), is_error=True)
-    results = ctx.search.search(query, limit=MAX_HITS, offset=0, now=ctx.clock())
-    notices = [t(lang, "query.notice", problem=p) for p in results.notices]
-    groups = SearchService.group_by_story(results.hits)
-    shown_query = query if len(query) <= 80 else query[:79] + "…"
-    if not groups:
+    found = ctx.search.search_stories(query, page=page, page_size=PAGE_SIZE, now=ctx.clock())
+    notices = [t(lang, "query.notice", problem=p) for p in found.notices]
+    shown_query = query if len(query) <= MAX_SHOWN_QUERY else query[: MAX_SHOWN_QUERY - 1] + "…"
+    if not found.stories:
         lines = [*notices, t(lang, "search.none", query=shown_query)]
         buttons = []
-        if results.suggestion:
-            lines.append(t(lang, "search.suggest", suggestion=results.suggestion))
+        if found.suggestion:
+            lines.append(t(lang, "search.suggest", suggestion=found.suggestion))
             buttons.append(
-                Button(t(lang, "search.suggest_button", suggestion=results.suggestion), "search", results.suggestion)
+                Button(t(lang, "search.suggest_button", suggestion=found.suggestion), "search", found.suggestion)
             )
         return Reply(text="\n".join(lines), buttons=buttons)
-    pages = (len(groups) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = min(page, pages)
-    first = (page - 1) * PAGE_SIZE
-    chosen = groups[first:first + PAGE_SIZE]
+    if found.page_out_of_range:
+        notices.append(t(lang, "search.last_page", page=page, pages=found.pages))
     source_counts = ctx.store.story_source_counts(
-        [g[0].article.story_id for g in chosen if g[0].article.story_id is not None]
+        [s.hit.article.story_id for s in found.stories if s.hit.article.story_id is not None]
     )
     cards: list[Card] = []
-    for group in chosen:
-        best = group[0]
-        count = source_counts.get(best.article.story_id, 1) if best.article.story_id is not None else 1
-        cards.append(article_card(best.article, source_count=count, snippet=best.snippet))
-    header = t(lang, "search.header", first=first + 1, last=first + len(chosen), total=len(groups),
-               query=shown_query)
+    for story in found.stories:
+        article = story.hit.article
+        count = source_counts.get(article.story_id, 1) if article.story_id is not None else 1
+        cards.append(article_card(article, source_count=count, snippet=story.hit.snippet))
+    first = (found.page - 1) * PAGE_SIZE + 1
+    # Beyond MAX_STORY_HITS articles the stories are grouped from the best ones only: say so with the full count.
+    key = "search.header_more" if found.total > MAX_STORY_HITS else "search.header"
+    header = t(lang, key, first=first, last=first + len(cards) - 1, total=found.story_count, query=shown_query,
+               n=f"{found.total:,}")
     buttons = []
-    if page > 1:
-        buttons.append(Button(t(lang, "page.prev"), "search", f"#{page - 1} {query}"))
-    if page < pages:
-        buttons.append(Button(t(lang, "page.next"), "search", f"#{page + 1} {query}"))
+    if found.page > 1:
+        buttons.append(Button(t(lang, "page.prev"), "search", f"#{found.page - 1} {query}"))
+    if found.page < found.pages:
+        buttons.append(Button(t(lang, "page.next"), "search", f"#{found.page + 1} {query}"))
     return Reply(text="\n".join([*notices, header]), cards=cards, buttons=buttons)

@@ -57,6 +57,19 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ),
     ),
     CommandSpec(
+        "trend",
+        "Chart daily mentions of names",
+        "Tracer les mentions quotidiennes de noms",
+        (
+            OptionSpec(
+                "names",
+                'Up to 5 names, "quotes" for several words, then since:30d',
+                'Jusqu\'à 5 noms, "guillemets" pour plusieurs mots, puis since:30d',
+                required=True,
+            ),
+        ),
+    ),
+    CommandSpec(
         "latest",
         "Show the latest stories",
         "Afficher les dernières actualités",

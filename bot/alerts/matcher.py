@@ -1,59 +1,321 @@
-"""Match a new article against every subscription: which chats get an alert, for which query.
+"""Match a new article against every subscription through an index, so cost does not grow with their number.
 
-Queries are parsed once per change of the subscription list (not per article), and each article is
-analysed once into a MatchDoc that every query reads. Matching is in memory and never runs anything a
-user typed as a pattern: its cost depends on the query sizes and the article only.
+Each subscription is parsed once (re-read only when the store's subscriptions version changes, and then
+only the new ones are parsed) and compiled into:
+
+    anchors   terms an article must carry for the subscription to have any chance: the cheapest
+              required term of an AND, every branch of an OR (a word gives its French and English stems,
+              a phrase its longest word, a prefix its first four letters, entity:/source:/lang: their value)
+    test      a closure equivalent to Query.matches, evaluated only for the candidates
+
+An article is analysed once into a MatchDoc; its terms are looked up in the anchor index, and only the
+subscriptions found there are tested. A subscription with no anchor (only a date filter) is tested on every
+article. Nothing a user types becomes a pattern: the cost depends on the article and on how many
+subscriptions share its terms, never on what the queries contain.
+
+Watchlist aliases from the config (`entities: {Broadcom: [Broadcom, AVGO]}`) are resolved at compile time,
+so `entity:avgo` and `entity:broadcom` are the same subscription.
+
+Errors: none of its own. One subscription that fails to compile or to test is logged and skipped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.models import Article, ChatRef
 from bot.search.analysis import Analyzers
-from bot.search.query import MatchDoc, Query, parse_query
+from bot.search.query import (
+    And,
+    DateFilter,
+    FieldFilter,
+    MatchDoc,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Query,
+    Word,
+    parse_query,
+)
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)
 
+Test = Callable[[MatchDoc], bool]
+# Anchor kinds, one index each: French stems, English stems, plain words, word prefixes, source values,
+# source words, languages, entities.
+KINDS = ("fr", "en", "plain", "prefix", "source", "source_word", "lang", "entity")
+PREFIX_KEY_CHARS = 4
+# Rough selectivity of each kind of anchor, lower is rarer; an AND is anchored on its cheapest child.
+_COST = {"entity": 1.0, "source": 2.0, "source_word": 3.0, "lang": 50.0}
+
+Anchor = tuple[str, str]  # (kind, term)
+
+
+@dataclass(slots=True)
+class CompiledSubscription:
+    """One subscription ready to match: its anchors (None: test it on every article) and its test."""
+
+    id: int
+    chat: ChatRef
+    query: str
+    parsed: Query
+    anchors: frozenset[Anchor] | None
+    test: Test
+
+
+class EntityAliases:
+    """Maps any alias of a watchlist entity (folded or compact) to the entity's own keyword forms."""
+
+    def __init__(self, entities: Mapping[str, Sequence[str]], analyzers: Analyzers) -> None:
+        self._forms: dict[str, tuple[str, str]] = {}
+        for name, aliases in entities.items():
+            canonical = analyzers.keyword_forms(name)
+            for alias in (name, *aliases):
+                for form in analyzers.keyword_forms(alias):
+                    if form:
+                        self._forms.setdefault(form, canonical)
+
+    def resolve(self, node: Node) -> Node:
+        """Return the tree with every entity: filter naming an alias rewritten to its entity."""
+        if isinstance(node, FieldFilter) and node.name == "entity":
+            forms = self._forms.get(node.folded) or self._forms.get(node.compact)
+            return FieldFilter("entity", forms[0], forms[1]) if forms else node
+        if isinstance(node, Not):
+            return Not(self.resolve(node.child))
+        if isinstance(node, And):
+            return And(tuple(self.resolve(c) for c in node.children))
+        if isinstance(node, Or):
+            return Or(tuple(self.resolve(c) for c in node.children))
+        return node
+
+
+def compile_test(node: Node) -> Test:
+    """Return a closure that answers exactly what Query.matches answers for this tree, faster."""
+    if isinstance(node, Word):
+        fr, en = node.fr, node.en
+        return lambda d: fr in d.fr or en in d.en
+    if isinstance(node, FieldFilter) and node.name == "entity":
+        folded, compact = node.folded, node.compact
+        return lambda d: folded in d.entities or compact in d.entities
+    if isinstance(node, FieldFilter) and node.name == "lang":
+        lang = node.folded
+        return lambda d: d.lang == lang
+    if isinstance(node, Not):
+        child = compile_test(node.child)
+        return lambda d: not child(d)
+    if isinstance(node, And):
+        children = tuple(compile_test(c) for c in node.children)
+        if len(children) == 2:
+            a, b = children
+            return lambda d: a(d) and b(d)
+        return lambda d: all(c(d) for c in children)
+    if isinstance(node, Or):
+        children = tuple(compile_test(c) for c in node.children)
+        if len(children) == 2:
+            a, b = children
+            return lambda d: a(d) or b(d)
+        return lambda d: any(c(d) for c in children)
+    # Phrases, prefixes, source: and dates: the query module's own matching, through its public API.
+    leaf = Query(node, "")
+    return leaf.matches
+
+
+def anchors_of(node: Node) -> tuple[frozenset[Anchor], float] | None:
+    """Return terms one of which any matching article must carry, with their cost; None when there are none."""
+    if isinstance(node, Word):
+        return frozenset({("fr", node.fr), ("en", node.en)}), 10.0 - min(len(node.plain), 8)
+    if isinstance(node, Phrase):
+        words = node.words[:-1] if node.prefix_last and len(node.words) > 1 else node.words
+        if node.prefix_last and len(node.words) == 1:
+            return _prefix_anchor(node.words[0])
+        longest = max(words, key=len)
+        return frozenset({("plain", longest)}), 9.0 - min(len(longest), 8)
+    if isinstance(node, Prefix):
+        return _prefix_anchor(node.plain)
+    if isinstance(node, FieldFilter):
+        if node.name == "lang":
+            return frozenset({("lang", node.folded)}), _COST["lang"]
+        if node.name == "entity":
+            return frozenset({("entity", node.folded), ("entity", node.compact)}), _COST["entity"]
+        forms = {("source", node.folded), ("source", node.compact)}
+        if node.words:
+            forms.add(("source_word", max(node.words, key=len)))
+        return frozenset(forms), _COST["source"]
+    if isinstance(node, DateFilter | Not):
+        return None
+    if isinstance(node, And):
+        options = [a for a in (anchors_of(c) for c in node.children) if a is not None]
+        return min(options, key=lambda option: option[1]) if options else None
+    if isinstance(node, Or):
+        union: set[Anchor] = set()
+        cost = 0.0
+        for child in node.children:
+            found = anchors_of(child)
+            if found is None:
+                return None
+            union.update(found[0])
+            cost += found[1]
+        return frozenset(union), cost
+    return None
+
+
+def _prefix_anchor(prefix: str) -> tuple[frozenset[Anchor], float]:
+    return frozenset({("prefix", prefix[:PREFIX_KEY_CHARS])}), 12.0 - min(len(prefix), PREFIX_KEY_CHARS)
+
+
+def doc_terms(doc: MatchDoc, kind: str) -> Iterable[str]:
+    """Return the article's terms of one anchor kind."""
+    if kind == "fr":
+        return doc.fr
+    if kind == "en":
+        return doc.en
+    if kind == "plain":
+        return doc.plain
+    if kind == "prefix":
+        return {w[:k] for w in doc.plain for k in range(2, min(len(w), PREFIX_KEY_CHARS) + 1)}
+    if kind == "source":
+        return doc.source
+    if kind == "source_word":
+        return doc.source_words
+    if kind == "lang":
+        return (doc.lang,)
+    return doc.entities
+
+
+class SubscriptionIndex:
+    """Subscriptions compiled and indexed by anchor term; answers which of them match an article."""
+
+    def __init__(self, subscriptions: Sequence[CompiledSubscription]) -> None:
+        # Kept in subscription id order: the first matching subscription of a chat names the alert.
+        self.subscriptions = sorted(subscriptions, key=lambda s: s.id)
+        self._index: dict[str, dict[str, list[int]]] = {}
+        self._always: list[int] = []
+        for position, sub in enumerate(self.subscriptions):
+            if sub.anchors is None:
+                self._always.append(position)
+                continue
+            for kind, term in sub.anchors:
+                self._index.setdefault(kind, {}).setdefault(term, []).append(position)
+
+    def __len__(self) -> int:
+        return len(self.subscriptions)
+
+    def candidates(self, doc: MatchDoc) -> list[int]:
+        """Return the positions of the subscriptions whose anchors the article carries, in order."""
+        found: set[int] = set(self._always)
+        for kind, postings in self._index.items():
+            terms = doc_terms(doc, kind)
+            for term in terms:
+                hit = postings.get(term)
+                if hit is not None:
+                    found.update(hit)
+        return sorted(found)
+
+    def matching(self, doc: MatchDoc) -> list[CompiledSubscription]:
+        """Return every subscription that matches the article, in id order."""
+        result = []
+        for position in self.candidates(doc):
+            sub = self.subscriptions[position]
+            try:
+                if sub.test(doc):
+                    result.append(sub)
+            except Exception:  # one odd subscription must not stop the others
+                log.exception("subscription failed to match", extra={"chat": str(sub.chat), "query": sub.query})
+        return result
+
+    def match_chats(self, doc: MatchDoc) -> list[tuple[ChatRef, str]]:
+        """Return (chat, query) for each chat with a matching subscription: its first one, by id."""
+        chats: dict[ChatRef, str] = {}
+        for position in self.candidates(doc):
+            sub = self.subscriptions[position]
+            if sub.chat in chats:
+                continue
+            try:
+                if sub.test(doc):
+                    chats[sub.chat] = sub.query
+            except Exception:
+                log.exception("subscription failed to match", extra={"chat": str(sub.chat), "query": sub.query})
+        return list(chats.items())
+
+
+class SubscriptionCompiler:
+    """Parses and compiles subscription queries, resolving watchlist aliases."""
+
+    def __init__(
+        self,
+        entities: Mapping[str, Sequence[str]] | None = None,
+        analyzers: Analyzers | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.analyzers = analyzers or Analyzers()
+        self.aliases = EntityAliases(entities or {}, self.analyzers)
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def parse(self, query: str) -> Query:
+        """Parse a subscription query with watchlist aliases resolved."""
+        parsed = parse_query(query, self.clock(), self.analyzers)
+        if parsed.root is not None:
+            parsed.root = self.aliases.resolve(parsed.root)
+        return parsed
+
+    def compile(self, sub_id: int, chat: ChatRef, query: str) -> CompiledSubscription:
+        """Compile one subscription (an empty query compiles to one that never matches)."""
+        parsed = self.parse(query)
+        if parsed.root is None:
+            return CompiledSubscription(sub_id, chat, query, parsed, frozenset(), lambda d: False)
+        found = anchors_of(parsed.root)
+        return CompiledSubscription(
+            sub_id, chat, query, parsed, found[0] if found else None, compile_test(parsed.root)
+        )
+
 
 class SubscriptionMatcher:
-    """Holds the parsed subscriptions and answers which chats an article concerns."""
+    """Holds the compiled subscription index and answers which chats an article concerns."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        entities: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.store = store
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.analyzers = Analyzers()
-        self._compiled: list[tuple[ChatRef, str, Query]] = []
-        self._signature: tuple[tuple[int, str], ...] = ()
+        self.compiler = SubscriptionCompiler(entities, clock=clock)
+        self.analyzers = self.compiler.analyzers
+        self.index = SubscriptionIndex([])
+        self._version: int | None = None
+        self._cache: dict[tuple[int, str], CompiledSubscription] = {}
 
     def refresh(self) -> None:
-        """Re-read the subscriptions when they changed since the last call."""
-        subscriptions = self.store.list_subscriptions()
-        signature = tuple((s.id, s.query) for s in subscriptions)
-        if signature == self._signature:
+        """Re-read the subscriptions when they changed; parse only the ones not seen before."""
+        version = self.store.subscriptions_version()
+        if version == self._version:
             return
-        now = self.clock()
-        self._compiled = [
-            (s.chat, s.query, parse_query(s.query, now, self.analyzers)) for s in subscriptions
-        ]
-        self._signature = signature
+        subscriptions = self.store.list_subscriptions()
+        cache: dict[tuple[int, str], CompiledSubscription] = {}
+        for sub in subscriptions:
+            key = (sub.id, sub.query)
+            compiled = self._cache.get(key)
+            if compiled is None or compiled.chat != sub.chat:
+                try:
+                    compiled = self.compiler.compile(sub.id, sub.chat, sub.query)
+                except Exception:  # a query the parser chokes on must not stop every alert
+                    log.exception("subscription failed to compile", extra={"chat": str(sub.chat), "query": sub.query})
+                    continue
+            cache[key] = compiled
+        self._cache = cache
+        self.index = SubscriptionIndex(list(cache.values()))
+        self._version = version
 
     def match(self, article: Article) -> list[tuple[ChatRef, str]]:
         """Return (chat, query) for each chat with a subscription matching the article (one per chat)."""
         self.refresh()
-        if not self._compiled:
+        if not len(self.index):
             return []
-        doc = MatchDoc.from_article(article, self.analyzers)
-        chats: dict[ChatRef, str] = {}
-        for chat, text, query in self._compiled:
-            if chat in chats or query.is_empty:
-                continue
-            try:
-                if query.matches(doc):
-                    chats[chat] = text
-            except Exception:  # one odd subscription must not stop the others
-                log.exception("subscription failed to match", extra={"chat": str(chat), "query": text})
-        return list(chats.items())
+        return self.index.match_chats(MatchDoc.from_article(article, self.analyzers))

@@ -73,7 +73,7 @@ HALF_LIFE_DAYS = 7.0
 RECENCY_FLOOR = 0.3
 RERANK_WINDOW = 200
 RECENT_SPAN = timedelta(days=3 * HALF_LIFE_DAYS)
-MAX_LIMIT = 100
+MAX_LIMIT = 200
 MAX_OFFSET = 10_000
 STORED_TEXT_CHARS = 20_000
 SNIPPET_CHARS = 160
@@ -387,8 +387,14 @@ class SearchIndex:
 
     # ---- searching
 
-    def search(self, query: Query, *, limit: int, offset: int = 0, now: datetime) -> IndexResults:
-        """Return one page of the articles matching `query`, best first (see the module docstring)."""
+    def search(
+        self, query: Query, *, limit: int, offset: int = 0, now: datetime, snippets: bool = True
+    ) -> IndexResults:
+        """Return one page of the articles matching `query`, best first (see the module docstring).
+
+        With `snippets=False` the hits carry no snippet and no stored document is read: the cheap form
+        for grouping many hits by story before showing a few.
+        """
         if query.root is None:
             return IndexResults([], 0)
         limit = max(1, min(int(limit), MAX_LIMIT))
@@ -405,9 +411,36 @@ class SearchIndex:
                 result = searcher.search(tq, limit, count=True, order_by_field="published", offset=offset)
                 ranked = [(0.0, addr) for _, addr in result.hits]
                 total = int(result.count or 0)  # type: ignore[attr-defined]  # missing from the stub
-            return IndexResults(self._hits(searcher, query, ranked, now), total)
+            return IndexResults(self._hits(searcher, query, ranked, now, snippets), total)
         except ValueError as exc:
             raise SearchIndexError(self._where, f"search failed: {exc}") from exc
+
+    def daily_counts(self, query: Query, *, since: datetime, until: datetime) -> dict[datetime, int]:
+        """Count the articles matching `query` per UTC day published in [since, until): {day start: count}."""
+        if query.root is None:
+            return {}
+        since, until = _utc(since), _utc(until)
+        try:
+            searcher = self._index.searcher()
+            if searcher.num_docs == 0 or until <= since:
+                return {}
+            tq = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, self._translate(query.root)),
+                    (tantivy.Occur.Must, self._filter(self._date_range(since, until))),
+                ]
+            )
+            # A histogram over the fast field: the index counts, no document is loaded.
+            agg = {"days": {"histogram": {"field": "published_ts", "interval": 86400}}}
+            result = searcher.aggregate(tq, agg)
+        except ValueError as exc:
+            raise SearchIndexError(self._where, f"counting failed: {exc}") from exc
+        counts: dict[datetime, int] = {}
+        for bucket in result.get("days", {}).get("buckets", []):
+            count = int(bucket.get("doc_count", 0))
+            if count:
+                counts[datetime.fromtimestamp(int(bucket["key"]), UTC)] = count
+        return counts
 
     def _ranked(
         self, searcher: tantivy.Searcher, tq: tantivy.Query, limit: int, offset: int, now: datetime
@@ -445,6 +478,7 @@ class SearchIndex:
         query: Query,
         ranked: list[tuple[float, tantivy.DocAddress]],
         now: datetime,
+        snippets: bool = True,
     ) -> list[IndexHit]:
         if not ranked:
             return []
@@ -455,15 +489,18 @@ class SearchIndex:
         hits = []
         now_ts = now.timestamp()
         for (score, addr), aid, ts, story in zip(ranked, ids, stamps, stories, strict=True):
-            stored = searcher.doc(addr).get_first("stored_text") or b""
-            text = bytes(stored).decode("utf-8", errors="replace")
+            snippet = ""
+            if snippets:
+                stored = searcher.doc(addr).get_first("stored_text") or b""
+                text = bytes(stored).decode("utf-8", errors="replace")
+                snippet = make_snippet(text, query, self._analyzers)
             if not query.has_scoring_terms:
                 score = recency_factor(float(ts or 0), now_ts)
             hits.append(
                 IndexHit(
                     article_id=int(aid or 0),
                     score=score,
-                    snippet=make_snippet(text, query, self._analyzers),
+                    snippet=snippet,
                     story_id=int(story) if story else None,
                     published=datetime.fromtimestamp(int(ts or 0), UTC),
                 )

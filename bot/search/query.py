@@ -15,7 +15,9 @@ Words are matched through their French and English stems (see bot.search.analysi
 
 `parse_query` never raises: it repairs what it can (closes quotes and parentheses, drops dangling
 operators, treats unknown `field:` prefixes as words, truncates over-long input) and says what it did in
-`Query.problems`, one short human sentence each. This module raises nothing.
+`Query.problems`, one short human sentence each. An unclosed quote becomes a phrase to the end of the
+query, unless the rest holds query syntax (`"broadcom AND (`), where the quote is dropped instead; the
+search service also drops it when the phrase finds nothing. This module raises nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ _DURATION = re.compile(r"^(\d{1,7})([hdwmy]?)$")
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _UNIT_HOURS = {"h": 1, "d": 24, "": 24, "w": 24 * 7, "m": 24 * 30, "y": 24 * 365}
 _FIELDS = ("source", "lang", "entity", "since", "before")
+UNCLOSED_QUOTE = "closed an unclosed quote"
+DROPPED_QUOTE = "ignored an unclosed quote (the rest reads as a query, not a phrase)"
 _LANG_NAMES = {
     "french": "fr", "francais": "fr", "fra": "fr", "fre": "fr",
     "english": "en", "anglais": "en", "eng": "en",
@@ -313,9 +317,23 @@ def _clean(text: str) -> str:
     return "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
 
 
+def _looks_like_syntax(rest: str) -> bool:
+    # Operators, groups or filters after an unclosed quote: the user was writing a query, not a phrase.
+    if any(ch in rest for ch in "()|"):
+        return True
+    for chunk in rest.split():
+        if chunk in (_OR, _AND, _NOT) or (chunk.startswith("-") and len(chunk) > 1):
+            return True
+        name, sep, _ = chunk.partition(":")
+        if sep and name.lower() in _FIELDS:
+            return True
+    return False
+
+
 class _Parser:
-    def __init__(self, text: str, now: datetime, analyzers: Analyzers) -> None:
+    def __init__(self, text: str, now: datetime, analyzers: Analyzers, quote_as_words: bool = False) -> None:
         self.text = text
+        self.quote_as_words = quote_as_words
         self.now = _as_utc(now)
         self.an = analyzers
         self.problems: list[str] = []
@@ -345,6 +363,11 @@ class _Parser:
                 self.tokens.append(_Token(_OR))
                 i += 1
             elif ch == '"':
+                if text.find('"', i + 1) < 0 and (self.quote_as_words or _looks_like_syntax(text[i + 1 :])):
+                    if not self.quote_as_words:
+                        self.note(DROPPED_QUOTE)
+                    i += 1
+                    continue
                 value, i = self.read_quoted(i)
                 self.add_leaf(self.phrase(value))
             elif ch == "-" and i + 1 < n and text[i + 1] not in " -":
@@ -364,7 +387,7 @@ class _Parser:
     def read_quoted(self, i: int) -> tuple[str, int]:
         end = self.text.find('"', i + 1)
         if end < 0:
-            self.note("closed an unclosed quote")
+            self.note(UNCLOSED_QUOTE)
             return self.text[i + 1 :], len(self.text)
         return self.text[i + 1 : end], end + 1
 
@@ -548,15 +571,25 @@ def _and(items: list[Node]) -> Node | None:
     return flat[0] if len(flat) == 1 else And(tuple(flat))
 
 
-def parse_query(text: str, now: datetime, analyzers: Analyzers | None = None) -> Query:
-    """Parse any string into a Query, repairing what can be repaired; never raise."""
+def parse_when(value: str, now: datetime) -> datetime | None:
+    """Read a since:/before: value (`7d`, `24h`, `2w`, `2026-11-01`) as a UTC moment; None when unreadable."""
+    return _Parser("", now, Analyzers()).when(value.strip())
+
+
+def parse_query(
+    text: str, now: datetime, analyzers: Analyzers | None = None, *, unclosed_quote_as_words: bool = False
+) -> Query:
+    """Parse any string into a Query, repairing what can be repaired; never raise.
+
+    With `unclosed_quote_as_words` an unclosed quote is dropped and the rest read as ordinary words.
+    """
     if not isinstance(text, str):
         return Query(None, "", ["the query is not text"])
     problems: list[str] = []
     if len(text) > MAX_QUERY_CHARS:
         text = text[:MAX_QUERY_CHARS]
         problems.append(f"kept only the first {MAX_QUERY_CHARS} characters")
-    parser = _Parser(_clean(text), now, analyzers or Analyzers())
+    parser = _Parser(_clean(text), now, analyzers or Analyzers(), unclosed_quote_as_words)
     parser.problems = problems
     parser.lex()
     root = parser.parse()

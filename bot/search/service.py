@@ -15,20 +15,26 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.models import Article, SearchHit
-from bot.search.index import ArticleSource, IndexHit, Progress, SearchIndex
-from bot.search.query import Query, Word, parse_query
+from bot.search.analysis import Analyzers
+from bot.search.index import ArticleSource, IndexHit, Progress, SearchIndex, make_snippet
+from bot.search.query import UNCLOSED_QUOTE, Query, Word, parse_query
 
 log = logging.getLogger(__name__)
 
 # Below this many hits the query may well be misspelt: look for a better-known name.
 SUGGEST_BELOW = 3
-MAX_LIMIT = 50
+MAX_LIMIT = 100
+# Stories are grouped from this many best hits: deeper than that is not worth paging through in a chat.
+MAX_STORY_HITS = 200
+PHRASE_AS_WORDS = "no article has the unclosed phrase as typed; searched its words instead"
 
 
 class ArticleStore(ArticleSource, Protocol):
     """The part of bot.store.base.Store the search service reads."""
 
     def get_article(self, article_id: int) -> Article | None: ...
+
+    def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
 
 
 @dataclass(slots=True)
@@ -40,6 +46,29 @@ class SearchResults:
     total: int
     notices: list[str] = field(default_factory=list)
     suggestion: str | None = None
+
+
+@dataclass(slots=True)
+class StoryResult:
+    """One story on a results page: its best matching article (with snippet) and how many hits it had."""
+
+    hit: SearchHit
+    matched: int
+
+
+@dataclass(slots=True)
+class StoryPage:
+    """One page of results grouped by story, with what the user should know about their query."""
+
+    query: Query
+    stories: list[StoryResult]
+    page: int  # the page shown (the requested one, brought within 1..pages)
+    pages: int
+    story_count: int  # stories among the best MAX_STORY_HITS hits
+    total: int  # articles matching in all
+    notices: list[str] = field(default_factory=list)
+    suggestion: str | None = None
+    page_out_of_range: bool = False
 
 
 class SearchService:
@@ -59,11 +88,25 @@ class SearchService:
         with self._lock:
             return self._search(text, limit=limit, offset=offset, now=now)
 
+    def _parse(self, text: str, now: datetime) -> Query:
+        query = parse_query(text, now, self._index.analyzers)
+        # `"custom asic` is most likely a phrase; when no article has it, the words may still help.
+        if (
+            UNCLOSED_QUOTE in query.problems
+            and not query.is_empty
+            and self._index.search(query, limit=1, now=now, snippets=False).total == 0
+        ):
+            as_words = parse_query(text, now, self._index.analyzers, unclosed_quote_as_words=True)
+            if not as_words.is_empty:
+                as_words.problems.append(PHRASE_AS_WORDS)
+                return as_words
+        return query
+
     def _search(self, text: str, *, limit: int, offset: int, now: datetime | None) -> SearchResults:
         now = now or datetime.now(UTC)
         limit = max(1, min(int(limit), MAX_LIMIT))
         offset = max(0, int(offset))
-        query = parse_query(text, now, self._index.analyzers)
+        query = self._parse(text, now)
         notices = list(query.problems)
         if query.is_empty:
             return SearchResults(query, [], 0, notices)
@@ -75,6 +118,77 @@ class SearchService:
         if total < SUGGEST_BELOW and offset == 0:
             suggestion = self._suggest(query, total, now)
         return SearchResults(query, hits, total, notices, suggestion)
+
+    def search_stories(
+        self, text: str, *, page: int = 1, page_size: int = 5, now: datetime | None = None
+    ) -> StoryPage:
+        """Run a user's query and return one page of stories (best hit of each), for a chat."""
+        with self._lock:
+            return self._search_stories(text, page=page, page_size=page_size, now=now)
+
+    def _search_stories(self, text: str, *, page: int, page_size: int, now: datetime | None) -> StoryPage:
+        now = now or datetime.now(UTC)
+        page_size = max(1, min(int(page_size), MAX_LIMIT))
+        query = self._parse(text, now)
+        notices = list(query.problems)
+        if query.is_empty:
+            return StoryPage(query, [], 1, 0, 0, 0, notices)
+        # Grouping needs many hits but only their story ids: no snippet, no store read until the page is known.
+        found = self._index.search(query, limit=MAX_STORY_HITS, now=now, snippets=False)
+        groups = self._group_index_hits(found.hits)
+        pages = max(1, -(-len(groups) // page_size))
+        shown = min(max(1, int(page)), pages)
+        chosen = groups[(shown - 1) * page_size : shown * page_size]
+        stories = self._materialize(chosen, query)
+        suggestion = None
+        if found.total < SUGGEST_BELOW:
+            suggestion = self._suggest(query, found.total, now)
+        out_of_range = int(page) > pages and bool(groups)
+        return StoryPage(query, stories, shown, pages, len(groups), found.total, notices, suggestion, out_of_range)
+
+    @staticmethod
+    def _group_index_hits(hits: Sequence[IndexHit]) -> list[list[IndexHit]]:
+        groups: list[list[IndexHit]] = []
+        by_story: dict[int, list[IndexHit]] = {}
+        for hit in hits:
+            if hit.story_id is None:
+                groups.append([hit])
+            elif hit.story_id in by_story:
+                by_story[hit.story_id].append(hit)
+            else:
+                by_story[hit.story_id] = [hit]
+                groups.append(by_story[hit.story_id])
+        return groups
+
+    def _materialize(self, groups: list[list[IndexHit]], query: Query) -> list[StoryResult]:
+        wanted = [h.article_id for group in groups for h in group[:3]]
+        articles = self._store.get_articles(wanted) if wanted else {}
+        stories: list[StoryResult] = []
+        for group in groups:
+            # The store is the system of record: an indexed article it no longer holds is skipped.
+            present = [h for h in group if h.article_id in articles]
+            if not present and len(group) > 3:
+                rest = self._store.get_articles([h.article_id for h in group[3:]])
+                articles.update(rest)
+                present = [h for h in group if h.article_id in articles]
+            if not present:
+                log.info("search: story of article %d is indexed but no longer stored", group[0].article_id)
+                continue
+            best = present[0]
+            article = articles[best.article_id]
+            snippet = make_snippet(article.text or article.title, query, self._index.analyzers)
+            stories.append(StoryResult(SearchHit(article=article, score=best.score, snippet=snippet), len(present)))
+        return stories
+
+    def daily_counts(self, query: Query, *, since: datetime, until: datetime) -> dict[datetime, int]:
+        """Count the articles matching a parsed query per UTC day (see SearchIndex.daily_counts)."""
+        with self._lock:
+            return self._index.daily_counts(query, since=since, until=until)
+
+    @property
+    def analyzers(self) -> Analyzers:
+        """Return the index's analyzers, for parsing queries the same way the index reads text."""
+        return self._index.analyzers
 
     def _load(self, index_hits: list[IndexHit]) -> list[SearchHit]:
         hits: list[SearchHit] = []
@@ -104,7 +218,7 @@ class SearchService:
             return None
         # Only offer a correction that finds more than the query as typed.
         corrected = parse_query(text, now, self._index.analyzers)
-        if self._index.search(corrected, limit=1, now=now).total <= total:
+        if self._index.search(corrected, limit=1, now=now, snippets=False).total <= total:
             return None
         return text
 

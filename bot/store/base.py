@@ -52,11 +52,35 @@ class PendingAlert:
     story_id: int
     article_id: int
     query: str
-    state: str  # "pending" until the platform accepted it, then "sent"
+    state: str  # "pending" until the platform accepted it, then "sent"; or "held" for a digest, then "digested"
     attempts: int
     message_id: str | None
     sources_sent: int
     edit_pending: bool
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    held_reason: str | None = None  # "quiet" or "cap"
+    held_until: datetime | None = None
+    digested_at: datetime | None = None
+
+
+# The per-chat alert settings a chat may override; anything else is refused by set_chat_setting.
+CHAT_SETTINGS = ("timezone", "quiet_hours", "max_per_hour", "digest")
+
+
+@dataclass(slots=True)
+class ChatSettings:
+    """A chat's own alert settings (None: the config's default) and its digest and pause state."""
+
+    chat: ChatRef
+    timezone: str | None = None
+    quiet_hours: str | None = None  # "22:00-07:00" or "off"
+    max_per_hour: int | None = None  # 0: no cap
+    digest: str | None = None  # "daily 08:00", "weekly mon 08:00" or "off"
+    last_digest_at: datetime | None = None
+    paused_reason: str | None = None
 
 
 class Store(Protocol):
@@ -159,3 +183,52 @@ class Store(Protocol):
     def mark_alert_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None: ...
 
     def alert_for(self, chat: ChatRef, story_id: int) -> PendingAlert | None: ...
+
+    # alert policy, digests and explanations (issue 4)
+    def subscriptions_version(self) -> int:
+        """Return a number that changes whenever any subscription is added, changed or removed."""
+        ...
+
+    def due_chats(self, now: datetime) -> list[ChatRef]:
+        """Return the chats (not paused) that have an alert to send or edit now, oldest alert first."""
+        ...
+
+    def due_alerts_for(self, chat: ChatRef, now: datetime, limit: int = 50) -> list[PendingAlert]:
+        """Return one chat's alerts to send or edit now, in order; none past one still waiting to retry."""
+        ...
+
+    def get_chat_settings(self, chat: ChatRef) -> ChatSettings:
+        """Return the chat's own alert settings (all None for a chat that set nothing)."""
+        ...
+
+    def set_chat_setting(self, chat: ChatRef, name: str, value: str | int | None) -> None:
+        """Set one of CHAT_SETTINGS for a chat (None: back to the default); ValueError for another name."""
+        ...
+
+    def sent_times_since(self, chat: ChatRef, since: datetime) -> list[datetime]:
+        """Return when the chat's alerts first sent at or after `since` went out, oldest first."""
+        ...
+
+    def hold_alert(self, alert_id: int, reason: str, at: datetime, until: datetime) -> None:
+        """Keep a pending alert for the chat's next digest instead of sending it (quiet hours, cap)."""
+        ...
+
+    def held_alerts(self, chat: ChatRef) -> list[PendingAlert]:
+        """Return the chat's alerts waiting for a digest, oldest first."""
+        ...
+
+    def alerts_since(self, chat: ChatRef, since: datetime | None) -> list[PendingAlert]:
+        """Return the chat's alerts created at or after `since` (all when None), whatever their state."""
+        ...
+
+    def record_digest(self, chat: ChatRef, alert_ids: Sequence[int], at: datetime) -> None:
+        """Mark held alerts as carried by a digest sent at `at`, and remember `at` as the chat's last digest."""
+        ...
+
+    def digest_chats(self) -> list[ChatRef]:
+        """Return every chat a digest may concern: with subscriptions, settings, or held alerts."""
+        ...
+
+    def is_backlog(self, article_id: int) -> bool | None:
+        """Tell whether an article came with its feed's first poll (None when it cannot be told)."""
+        ...

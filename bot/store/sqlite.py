@@ -15,7 +15,15 @@ from importlib import resources
 from pathlib import Path
 
 from bot.models import Article, ChatRef, Feed, Story, Subscription
-from bot.store.base import FeedHealth, InsertResult, PendingAlert, StoreCorrupt, StoreError
+from bot.store.base import (
+    CHAT_SETTINGS,
+    ChatSettings,
+    FeedHealth,
+    InsertResult,
+    PendingAlert,
+    StoreCorrupt,
+    StoreError,
+)
 
 _ARTICLE_COLUMNS = (
     "id, key, url, title, text, summary, source, published, lang, feed_id, content_hash, entities, story_id"
@@ -148,7 +156,12 @@ class SQLiteStore:
     def mark_primed(self, feed_id: int) -> None:
         """Note that the feed's initial backlog is stored, so later items are news."""
         with self._tx() as db:
-            db.execute("UPDATE feeds SET primed = 1 WHERE id = ?", (feed_id,))
+            # Remember where the backlog ends, so /why can tell a backlog item from a later one.
+            db.execute(
+                "UPDATE feeds SET primed = 1, primed_max_article = (SELECT COALESCE(MAX(id), 0) FROM articles) "
+                "WHERE id = ? AND primed = 0",
+                (feed_id,),
+            )
 
     # -- articles and stories -------------------------------------------------------------------
 
@@ -458,6 +471,133 @@ class SQLiteStore:
         rows = self._query("SELECT * FROM alerts WHERE chat = ? AND story_id = ?", (str(chat), story_id))
         return _alert(rows[0]) if rows else None
 
+    # -- alert policy, digests and explanations -------------------------------------------------
+
+    def subscriptions_version(self) -> int:
+        """Return a number that changes whenever any subscription is added, changed or removed."""
+        rows = self._query("SELECT value FROM meta WHERE key = 'subscriptions_version'")
+        return int(rows[0][0]) if rows else 0
+
+    def due_chats(self, now: datetime) -> list[ChatRef]:
+        """Return the chats (not paused) that have an alert to send or edit now, oldest alert first."""
+        rows = self._query(
+            "SELECT a.chat, MIN(a.id) AS first FROM alerts a LEFT JOIN chats c ON c.chat = a.chat "
+            "WHERE c.paused_reason IS NULL AND a.next_attempt_at <= ? "
+            "AND (a.state = 'pending' OR a.edit_pending = 1) GROUP BY a.chat ORDER BY first",
+            (_iso(now),),
+        )
+        return [ChatRef.parse(row[0]) for row in rows]
+
+    def due_alerts_for(self, chat: ChatRef, now: datetime, limit: int = 50) -> list[PendingAlert]:
+        """Return one chat's alerts to send or edit now, in order; none past one still waiting to retry."""
+        key = str(chat)
+        rows = self._query(
+            "SELECT a.* FROM alerts a LEFT JOIN chats c ON c.chat = a.chat WHERE a.chat = ? "
+            "AND c.paused_reason IS NULL AND a.next_attempt_at <= ? AND (a.state = 'pending' OR a.edit_pending = 1) "
+            "AND a.id < COALESCE((SELECT MIN(b.id) FROM alerts b WHERE b.chat = ? AND b.state = 'pending' "
+            "AND b.next_attempt_at > ?), 9223372036854775807) ORDER BY a.id LIMIT ?",
+            (key, _iso(now), key, _iso(now), limit),
+        )
+        return [_alert(row) for row in rows]
+
+    def get_chat_settings(self, chat: ChatRef) -> ChatSettings:
+        """Return the chat's own alert settings (all None for a chat that set nothing)."""
+        rows = self._query("SELECT * FROM chats WHERE chat = ?", (str(chat),))
+        if not rows:
+            return ChatSettings(chat=chat)
+        row = rows[0]
+        return ChatSettings(
+            chat=chat,
+            timezone=row["timezone"],
+            quiet_hours=row["quiet_hours"],
+            max_per_hour=row["max_per_hour"],
+            digest=row["digest"],
+            last_digest_at=_dt(row["last_digest_at"]),
+            paused_reason=row["paused_reason"],
+        )
+
+    def set_chat_setting(self, chat: ChatRef, name: str, value: str | int | None) -> None:
+        """Set one of CHAT_SETTINGS for a chat (None: back to the default); ValueError for another name."""
+        if name not in CHAT_SETTINGS:
+            raise ValueError(f"not a chat setting: {name!r}")
+        with self._tx() as db:
+            db.execute("INSERT INTO chats (chat) VALUES (?) ON CONFLICT(chat) DO NOTHING", (str(chat),))
+            # `name` is one of the fixed column names checked above, never user text.
+            db.execute(f"UPDATE chats SET {name} = ? WHERE chat = ?", (value, str(chat)))
+            if name == "digest":
+                # A new schedule counts from now: the first digest is the next scheduled time, not a backlog.
+                db.execute(
+                    "UPDATE chats SET last_digest_at = COALESCE(last_digest_at, ?) WHERE chat = ?",
+                    (_iso(datetime.now(UTC)), str(chat)),
+                )
+
+    def sent_times_since(self, chat: ChatRef, since: datetime) -> list[datetime]:
+        """Return when the chat's alerts first sent at or after `since` went out, oldest first."""
+        rows = self._query(
+            "SELECT sent_at FROM alerts WHERE chat = ? AND sent_at >= ? ORDER BY sent_at", (str(chat), _iso(since))
+        )
+        return [d for d in (_dt(row[0]) for row in rows) if d is not None]
+
+    def hold_alert(self, alert_id: int, reason: str, at: datetime, until: datetime) -> None:
+        """Keep a pending alert for the chat's next digest instead of sending it (quiet hours, cap)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE alerts SET state = 'held', held_reason = ?, held_at = ?, held_until = ?, edit_pending = 0 "
+                "WHERE id = ? AND state = 'pending'",
+                (reason, _iso(at), _iso(until), alert_id),
+            )
+
+    def held_alerts(self, chat: ChatRef) -> list[PendingAlert]:
+        """Return the chat's alerts waiting for a digest, oldest first."""
+        rows = self._query("SELECT * FROM alerts WHERE chat = ? AND state = 'held' ORDER BY id", (str(chat),))
+        return [_alert(row) for row in rows]
+
+    def alerts_since(self, chat: ChatRef, since: datetime | None) -> list[PendingAlert]:
+        """Return the chat's alerts created at or after `since` (all when None), whatever their state."""
+        if since is None:
+            rows = self._query("SELECT * FROM alerts WHERE chat = ? ORDER BY id", (str(chat),))
+        else:
+            rows = self._query(
+                "SELECT * FROM alerts WHERE chat = ? AND created_at >= ? ORDER BY id", (str(chat), _iso(since))
+            )
+        return [_alert(row) for row in rows]
+
+    def record_digest(self, chat: ChatRef, alert_ids: Sequence[int], at: datetime) -> None:
+        """Mark held alerts as carried by a digest sent at `at`, and remember `at` as the chat's last digest."""
+        with self._tx() as db:
+            for alert_id in alert_ids:
+                db.execute(
+                    "UPDATE alerts SET state = 'digested', digested_at = ? WHERE id = ? AND chat = ? "
+                    "AND state = 'held'",
+                    (_iso(at), alert_id, str(chat)),
+                )
+            db.execute("INSERT INTO chats (chat) VALUES (?) ON CONFLICT(chat) DO NOTHING", (str(chat),))
+            db.execute("UPDATE chats SET last_digest_at = ? WHERE chat = ?", (_iso(at), str(chat)))
+
+    def digest_chats(self) -> list[ChatRef]:
+        """Return every chat a digest may concern: with subscriptions, settings, or held alerts."""
+        rows = self._query(
+            "SELECT chat FROM subscriptions UNION SELECT chat FROM chats "
+            "UNION SELECT chat FROM alerts WHERE state = 'held' ORDER BY 1"
+        )
+        return [ChatRef.parse(row[0]) for row in rows]
+
+    def is_backlog(self, article_id: int) -> bool | None:
+        """Tell whether an article came with its feed's first poll (None when it cannot be told)."""
+        rows = self._query(
+            "SELECT a.id, f.primed, f.primed_max_article FROM articles a JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.id = ?",
+            (article_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        if not row["primed"]:
+            return True  # the feed's first poll has not finished: everything so far is backlog
+        if row["primed_max_article"] is None:
+            return None
+        return bool(row["id"] <= row["primed_max_article"])
+
 
 def _split_sql(script: str) -> list[str]:
     """Split a migration into statements, keeping a trigger's inner semicolons inside its statement."""
@@ -531,4 +671,11 @@ def _alert(row: sqlite3.Row) -> PendingAlert:
         message_id=row["message_id"],
         sources_sent=row["sources_sent"],
         edit_pending=bool(row["edit_pending"]),
+        created_at=_dt(row["created_at"]),
+        sent_at=_dt(row["sent_at"]),
+        next_attempt_at=_dt(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        held_reason=row["held_reason"],
+        held_until=_dt(row["held_until"]),
+        digested_at=_dt(row["digested_at"]),
     )

@@ -35,6 +35,10 @@ class ListStore:
     def get_article(self, article_id: int) -> Article | None:
         return next((a for a in self.articles if a.id == article_id), None)
 
+    def get_articles(self, article_ids: list[int]) -> dict[int, Article]:
+        wanted = set(article_ids)
+        return {a.id: a for a in self.articles if a.id in wanted}
+
 
 def make_article(
     title: str,
