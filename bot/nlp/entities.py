@@ -180,6 +180,7 @@ class EntityExtractor:
         # it mid-sentence, or the title has it, or it opens several sentences and never appears in lower case.
         mid_sentence = {_fold(word) for run, _ in runs for i, word in enumerate(run) if i > 0 or not run.initial}
         openers = Counter(_fold(run[0]) for run, initial in runs if initial)
+        capitalised = Counter(_fold(word) for run, _ in runs for word in run)
         title_words = set(_WORDS.findall(_fold(title)))
         lower = {w for w in _WORDS.findall(f"{title} {body}") if w[:1].islower()}
         candidates: dict[str, _Candidate] = {}
@@ -187,7 +188,10 @@ class EntityExtractor:
             words = list(run)
             if initial and words and not _is_acronym(words[0]):
                 first = _fold(words[0])
-                named = first in mid_sentence or first in title_words or openers[first] >= 2
+                suffixed = any(_fold(w) in _ORG_SUFFIXES for w in words[1:])
+                # "Andrew Feldman, the chief executive, ... Feldman added": a full name whose last word recurs.
+                person = len(words) == 2 and capitalised[_fold(words[1])] >= 2
+                named = suffixed or person or first in mid_sentence or first in title_words or openers[first] >= 2
                 if not named or first in _STOP_WORDS or words[0].lower() in lower:
                     words = words[1:]
             for name, organisation in _split_run(words):
