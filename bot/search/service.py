@@ -1,5 +1,9 @@
 """What the rest of the bot calls to search: parse, search the index, load articles, suggest.
 
+`search` returns articles (the command line, one object per article); `search_stories` returns one page
+of stories for a chat: it groups the best MAX_STORY_HITS hits by story from the index's fast fields alone,
+then loads and snippets only the page's articles, so a page costs the same at any archive size.
+
 `SearchService.search` never raises for anything a user types: parse repairs become `notices`. It raises
 `bot.search.index.SearchIndexError` only when the index itself fails (disk, lock), which the handler
 reports as an internal error.
