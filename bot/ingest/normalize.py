@@ -57,6 +57,8 @@ _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "em
 _PARA = "\u2029"
 _LINE = "\u2028"
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+# C0 and C1 controls except tab, newline and carriage return, which split() turns into spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _TAG_OR_ENTITY = re.compile(r"<[A-Za-z/!]|&(#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 
 # Query parameters that only say how a reader arrived, never which page it is.
@@ -151,6 +153,8 @@ def _tidy(text: str) -> str:
     # str.split() would treat them as plain whitespace.
     if "\u200b" in text:
         text = text.replace("\u200b", "")
+    # Control characters (NUL included) are never text: chats refuse or mangle them.
+    text = _CONTROL.sub("", text)
     paragraphs = []
     for para in text.split(_PARA):
         lines = [" ".join(line.split()) for line in para.split(_LINE)]
@@ -165,7 +169,7 @@ def clean_title(raw: str) -> str:
     if _TAG_OR_ENTITY.search(raw):
         # Titles are often HTML-escaped text; decode them like a reader would show them.
         raw = html_to_text(raw)
-    title = " ".join(raw.replace("\u200b", "").split())
+    title = " ".join(_CONTROL.sub("", raw.replace("\u200b", "")).split())
     if len(title) > _MAX_TITLE:
         title = title[: _MAX_TITLE - 1].rstrip() + "…"
     return title

@@ -225,6 +225,9 @@ def _xml_error(data: bytes) -> str | None:
         if exc.code != expat.errors.codes[expat.errors.XML_ERROR_UNKNOWN_ENCODING]:
             return _short(str(exc))
         return _lxml_error(data)  # expat knows few encodings; libxml2 knows the rest
+    except (ValueError, LookupError):
+        # pyexpat raises these (not ExpatError) for a declared multi-byte (Shift_JIS) or unknown encoding.
+        return _lxml_error(data)
     return None
 
 
@@ -232,7 +235,7 @@ def _lxml_error(data: bytes) -> str | None:
     parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         lxml.etree.fromstring(data, parser)
-    except (lxml.etree.XMLSyntaxError, ValueError) as exc:
+    except (lxml.etree.XMLSyntaxError, ValueError, LookupError) as exc:
         return _short(str(exc))
     return None
 
@@ -278,23 +281,33 @@ def _first_enclosure(entry: dict[str, Any], key: str) -> str:
     return ""
 
 
+def _str(value: Any) -> str:
+    """Return `value` as text that encodes to UTF-8: JSON can carry lone surrogates ("\\ud800")."""
+    text = str(value or "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
 def _from_fastfeedparser(result: Any) -> ParsedFeed:
     entries = []
     for e in result.get("entries") or []:
         entries.append(
             RawEntry(
-                title=str(e.get("title") or ""),
-                link=str(e.get("link") or ""),
-                guid=str(e.get("id") or ""),
+                title=_str(e.get("title")),
+                link=_str(e.get("link")),
+                guid=_str(e.get("id")),
                 published=_iso(e.get("published")) or _iso(e.get("updated")),
-                summary_html=str(e.get("description") or ""),
-                content_html=_first_content(e),
-                author=str(e.get("author") or ""),
-                enclosure_url=_first_enclosure(e, "url"),
+                summary_html=_str(e.get("description")),
+                content_html=_str(_first_content(e)),
+                author=_str(e.get("author")),
+                enclosure_url=_str(_first_enclosure(e, "url")),
             )
         )
     feed = result.get("feed") or {}
-    return ParsedFeed(title=str(feed.get("title") or ""), entries=entries, parser="fastfeedparser")
+    return ParsedFeed(title=_str(feed.get("title")), entries=entries, parser="fastfeedparser")
 
 
 def _parse_json(data: bytes, url: str, warnings: list[str]) -> ParsedFeed:
