@@ -68,6 +68,9 @@ class Reply:
     disable_preview: bool = True
     # A file to attach (for example an OPML export); (filename, bytes).
     document: tuple[str, bytes] | None = None
+    # Say nothing at all (a chat outside `allowed_chats`, a user over the command rate limit who was told
+    # once already): adapters send nothing for it.
+    silent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

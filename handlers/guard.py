@@ -3,7 +3,7 @@
 The router asks the guard before running any command (known or not). Three outcomes:
 
     None        go on and run the command
-    NoReply     say nothing at all (a chat outside `allowed_chats`, or a user still over the limit
+    NoReply()   a Reply with silent=True: say nothing at all (a chat outside `allowed_chats`, or a user still over the limit
                 who has already been told once in this window); adapters send nothing for it
     Reply       a polite, one-per-window "slow down" message
 
@@ -37,14 +37,14 @@ _SLOW_DOWN = {
 }
 
 
-@dataclass(slots=True)
-class NoReply(Reply):
-    """A Reply that must not be sent at all; adapters check `isinstance(reply, NoReply)`."""
+def NoReply() -> Reply:  # noqa: N802 - reads as the kind of answer it builds
+    """Build a Reply that must not be sent at all (Reply.silent)."""
+    return Reply(silent=True)
 
 
 def is_silent(reply: Reply) -> bool:
     """Tell whether a reply means: answer nothing."""
-    return isinstance(reply, NoReply)
+    return reply.silent
 
 
 @dataclass(slots=True)

@@ -81,7 +81,8 @@ class ConsolePlatform:
             request = Request(chat=self.chat, user_id="console", command=command[1:], args=args,
                               lang=self.lang, is_admin=True)
             reply = await router.dispatch(request)
-            self.io.write(self.render_reply(reply))
+            if not reply.silent:
+                self.io.write(self.render_reply(reply))
         self.closed.set()
 
     # -- rendering ------------------------------------------------------------------------------

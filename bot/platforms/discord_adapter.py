@@ -344,6 +344,12 @@ class DiscordAdapter:
             # Discord forgets an interaction not answered within 3 s: acknowledge now, fill in later.
             deferred = await self._defer(interaction, from_button)
         reply = await work
+        if reply.silent:
+            # Nothing to say (a chat outside allowed_chats, a throttled user): take back a "thinking…" if any.
+            if deferred:
+                with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError):
+                    await interaction.delete_original_response()
+            return
         await self._respond_safely(interaction, reply, from_button, deferred=deferred)
 
     async def _defer(self, interaction: discord.Interaction, from_button: bool) -> bool:

@@ -331,6 +331,8 @@ class TelegramPlatform:
             is_admin=await self._is_admin(chat, user, message),
         )
         reply = await self._dispatch(request)
+        if reply.silent:
+            return
         quote = message.message_id if chat.type != ChatType.PRIVATE else None
         await self._answer(chat.id, reply, lang, reply_to=quote)
 
@@ -360,6 +362,8 @@ class TelegramPlatform:
             from_button=True,
         )
         reply = await self._dispatch(request)
+        if reply.silent:
+            return
         await self._answer(chat.id, reply, lang, edit_message_id=message.message_id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -15,7 +15,7 @@ from bot.search.index import SearchIndex
 from bot.search.service import SearchService
 from bot.store.sqlite import SQLiteStore
 from handlers.context import HandlerContext
-from handlers.guard import CommandGuard, NoReply, is_silent
+from handlers.guard import CommandGuard, is_silent
 from handlers.router import Router
 
 GROUP = ChatRef("telegram", "-100")
@@ -129,7 +129,7 @@ async def test_allowed_chats_silences_other_chats_and_logs_once(
     caplog.set_level(logging.WARNING, logger="handlers.guard")
     for command in ("help", "search", "subscribe", "nope"):
         reply = await router.dispatch(req(command, chat=OTHER, args="broadcom"))
-        assert isinstance(reply, NoReply) and not reply.text and not reply.cards
+        assert reply.silent and not reply.text and not reply.cards
     assert ctx.store.list_subscriptions(OTHER) == []  # the command never ran
     warnings = [r for r in caplog.records if "allowed_chats" in r.getMessage()]
     assert len(warnings) == 1 and getattr(warnings[0], "chat", "") == "telegram:-200"
