@@ -20,7 +20,9 @@ from pathlib import Path
 from types import TracebackType
 
 from bot import USER_AGENT
+from bot.alerts.digest import DigestService
 from bot.alerts.matcher import SubscriptionMatcher
+from bot.alerts.policy import AlertDefaults
 from bot.config import Settings
 from bot.delivery.sender import Sender
 from bot.ingest.fetch import Fetcher
@@ -37,6 +39,9 @@ from handlers.context import HandlerContext
 from handlers.router import Router
 
 log = logging.getLogger(__name__)
+
+# How often due digests are looked for; schedules are to the minute.
+DIGEST_CHECK_S = 30.0
 
 
 @dataclass
@@ -104,6 +109,7 @@ class App:
         self.router: Router
         self.platforms: dict[str, ChatPlatform] = {}
         self.sender: Sender
+        self.digests: DigestService
         self.console: ConsolePlatform | None = None
 
     async def __aenter__(self) -> App:
@@ -133,10 +139,21 @@ class App:
         if caught_up:
             log.info("search index caught up with %d articles", caught_up)
         self.fetcher = await self._stack.enter_async_context(Fetcher(settings.fetch, USER_AGENT))
-        self.pipeline = Pipeline(settings, self.store, self.fetcher, self.search, SubscriptionMatcher(self.store))
+        matcher = SubscriptionMatcher(self.store, entities=settings.entities)
+        self.pipeline = Pipeline(settings, self.store, self.fetcher, self.search, matcher)
         await asyncio.to_thread(self.pipeline.warm_up)
         self.router = Router(HandlerContext(store=self.store, search=self.search, settings=settings))
-        self.sender = Sender(self.store, self.platforms, default_lang=self._default_lang)
+        alert_defaults = AlertDefaults.from_config(settings.alerts)
+        self.sender = Sender(
+            self.store, self.platforms, default_lang=self._default_lang, alert_defaults=alert_defaults
+        )
+        self.digests = DigestService(
+            self.store,
+            alert_defaults,
+            self.sender.send_reply,
+            lang=self._default_lang,
+            platforms=lambda: set(self.sender.platforms),
+        )
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -228,6 +245,7 @@ class App:
         configured = {f.url for f in self.settings.feeds}
         scheduler.start([f for f in feeds if f.url in configured])
         self._stack.callback(scheduler.shutdown)
+        scheduler.add_periodic("digests", self.digests.run_due, DIGEST_CHECK_S)
         sender_task = asyncio.create_task(self.sender.run(stop))
         waits = [asyncio.create_task(stop.wait())]
         if self.console is not None:

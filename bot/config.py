@@ -105,6 +105,16 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    # Defaults for every chat; each chat may override them with /settings and /digest.
+    max_alerts_per_hour: int = 0  # 0: no cap; over it, alerts wait for the digest
+    quiet_hours: str = "off"  # "22:00-07:00": alerts in the window wait for the digest
+    timezone: str = "UTC"
+    digest: str = "off"  # "daily 08:00" or "weekly mon 08:00"
+    digest_size: int = 10  # top stories in a digest (alerts held back are always all included)
+
+
+@dataclass(frozen=True)
 class CommandSettings:
     # Per user, across chats: more than `rate_limit` commands in `rate_window_s` seconds are refused.
     rate_limit: int = 10
@@ -126,6 +136,7 @@ class Settings:
     # Chats the bot answers at all; empty means every chat. The console always passes.
     allowed_chats: tuple[ChatRef, ...] = ()
     commands: CommandSettings = field(default_factory=CommandSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source_path: str = ""
 
     def token(self, env_name: str) -> str | None:
@@ -329,6 +340,31 @@ def _read_allowed_chats(raw: Any, problems: list[str]) -> tuple[ChatRef, ...]:
     return tuple(chats)
 
 
+def _read_alerts(section: _Reader) -> AlertSettings:
+    from bot.alerts.policy import PolicyError, parse_digest, parse_quiet_hours, parse_timezone
+
+    defaults = AlertSettings()
+    texts: dict[str, str] = {}
+    for key, parse in (("quiet_hours", parse_quiet_hours), ("timezone", parse_timezone), ("digest", parse_digest)):
+        value = section.get(key, getattr(defaults, key))
+        text = "off" if value is False else str(value)
+        try:
+            parse(text)
+            texts[key] = text
+        except PolicyError as exc:
+            section.fail(key, str(exc))
+            texts[key] = getattr(defaults, key)
+    settings = AlertSettings(
+        max_alerts_per_hour=section.number("max_alerts_per_hour", 0, integer=True),
+        quiet_hours=texts["quiet_hours"],
+        timezone=texts["timezone"],
+        digest=texts["digest"],
+        digest_size=section.number("digest_size", 10, minimum=1, integer=True),
+    )
+    section.finish()
+    return settings
+
+
 def parse_settings(data: Any, source_path: str = "") -> Settings:
     """Validate a loaded YAML document; raise ConfigError listing every problem."""
     problems: list[str] = []
@@ -425,6 +461,8 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
         cmd.fail("rate_window", str(exc))
     cmd.finish()
 
+    alerts_settings = _read_alerts(root.section("alerts"))
+
     root.finish()
     if problems:
         raise ConfigError(problems)
@@ -441,6 +479,7 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
         console=console_settings,
         allowed_chats=allowed_chats,
         commands=command_settings,
+        alerts=alerts_settings,
         source_path=source_path,
     )
 

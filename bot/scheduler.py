@@ -46,6 +46,18 @@ class FeedScheduler:
         self._scheduler.start()
         log.info("scheduler started with %d feeds", len(feeds))
 
+    def add_periodic(self, job_id: str, func: Callable[[], Awaitable[object]], every_s: float) -> None:
+        """Run `func` every `every_s` seconds (one run at a time, missed runs coalesced), e.g. digests."""
+        self._scheduler.add_job(
+            func,
+            IntervalTrigger(seconds=every_s, timezone=UTC),
+            id=job_id,
+            name=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(every_s)),
+        )
+
     def shutdown(self) -> None:
         """Stop scheduling new polls (running ones finish or are cancelled with the loop)."""
         if self._scheduler.running:

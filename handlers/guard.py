@@ -3,8 +3,8 @@
 The router asks the guard before running any command (known or not). Three outcomes:
 
     None        go on and run the command
-    NoReply()   a Reply with silent=True: say nothing at all (a chat outside `allowed_chats`, or a user still over the limit
-                who has already been told once in this window); adapters send nothing for it
+    NoReply()   a Reply with silent=True: say nothing at all (a chat outside `allowed_chats`, or a user
+                still over the limit who was told once in this window); adapters send nothing for it
     Reply       a polite, one-per-window "slow down" message
 
 A chat outside `allowed_chats` is logged once per chat, not once per command, so a busy foreign group

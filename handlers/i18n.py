@@ -84,6 +84,75 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "alert.header": {"en": "New story for “{query}”", "fr": "Nouvelle actualité pour « {query} »"},
     "admin_only": {"en": "Only the chat's administrators can use /{name}.",
                    "fr": "Seuls les administrateurs du salon peuvent utiliser /{name}."},
+    # alert policy, digests and /why (issue 4)
+    "digest.header": {"en": "Digest: {n} stories since the last one",
+                      "fr": "Résumé : {n} actualités depuis le dernier"},
+    "digest.group": {"en": "• “{query}”: {n}", "fr": "• « {query} » : {n}"},
+    "digest.held": {"en": "{n} of them were held back ({why}).", "fr": "Dont {n} retenues ({why})."},
+    "digest.reason.quiet": {"en": "quiet hours", "fr": "heures calmes"},
+    "digest.reason.cap": {"en": "hourly cap reached", "fr": "plafond horaire atteint"},
+    "digest.usage": {"en": "Usage: /digest daily 08:00, /digest weekly mon 08:00, /digest off, /digest now",
+                     "fr": "Usage : /digest daily 08:00, /digest weekly lun 08:00, /digest off, /digest now"},
+    "digest.status": {"en": "Digest: {schedule} ({tz}). Alerts waiting for it: {held}.",
+                      "fr": "Résumé : {schedule} ({tz}). Alertes en attente : {held}."},
+    "digest.off": {"en": "off", "fr": "désactivé"},
+    "digest.set": {"en": "Digest set: {schedule} ({tz}).", "fr": "Résumé programmé : {schedule} ({tz})."},
+    "digest.unset": {"en": "Digest off. Alerts held by quiet hours or the cap will come once those end.",
+                     "fr": "Résumé désactivé. Les alertes retenues viendront à la fin des heures calmes "
+                     "ou du plafond."},
+    "digest.empty": {"en": "Nothing new since the last digest.", "fr": "Rien de nouveau depuis le dernier résumé."},
+    "settings.show": {"en": "Alert settings of this chat:\ntimezone: {tz}\nquiet hours: {quiet}\n"
+                      "max alerts per hour: {cap}\ndigest: {digest}\nheld for the digest: {held}",
+                      "fr": "Réglages des alertes de ce salon :\nfuseau : {tz}\nheures calmes : {quiet}\n"
+                      "alertes par heure au plus : {cap}\nrésumé : {digest}\nretenues pour le résumé : {held}"},
+    "settings.paused": {"en": "Alerts are PAUSED: {reason}", "fr": "Alertes EN PAUSE : {reason}"},
+    "settings.usage": {"en": "Usage: /settings, /settings timezone Europe/Paris, /settings quiet 22:00-07:00 "
+                       "(or off), /settings cap 10 (or off, default)",
+                       "fr": "Usage : /settings, /settings timezone Europe/Paris, /settings quiet 22:00-07:00 "
+                       "(ou off), /settings cap 10 (ou off, default)"},
+    "settings.done": {"en": "Saved: {name} = {value}.", "fr": "Enregistré : {name} = {value}."},
+    "settings.bad": {"en": "Not saved: {reason}.", "fr": "Non enregistré : {reason}."},
+    "settings.none": {"en": "none", "fr": "aucun"},
+    "settings.default": {"en": "(default)", "fr": "(par défaut)"},
+    "why.usage": {"en": "Usage: /why <article URL>", "fr": "Usage : /why <URL de l'article>"},
+    "why.unknown_url": {"en": "I have not seen an article at that URL.",
+                        "fr": "Je n'ai vu aucun article à cette URL."},
+    "why.article": {"en": "“{title}” ({source})", "fr": "« {title} » ({source})"},
+    "why.joined_story": {"en": "Same story (#{story}) as “{title}”, already alerted here: it counts as one more "
+                         "source on that alert, not a new alert.",
+                         "fr": "Même actualité (n° {story}) que « {title} », déjà signalée ici : elle compte "
+                         "comme une source de plus sur cette alerte, pas comme une nouvelle alerte."},
+    "why.paused": {"en": "Pending: alerts to this chat are paused ({reason}); nothing is discarded.",
+                   "fr": "En attente : les alertes de ce salon sont en pause ({reason}) ; rien n'est perdu."},
+    "why.retrying": {"en": "Pending: {n} failed attempts (last: {error}); next try at {when}.",
+                     "fr": "En attente : {n} essais échoués (dernier : {error}) ; prochain essai à {when}."},
+    "why.pending": {"en": "Pending: matched “{query}”, about to be sent.",
+                    "fr": "En attente : correspond à « {query} », sur le point d'être envoyée."},
+    "why.delivered": {"en": "Delivered at {when} (matched “{query}”).",
+                      "fr": "Envoyée le {when} (correspond à « {query} »)."},
+    "why.edit_pending": {"en": "An update with more sources is on its way.",
+                         "fr": "Une mise à jour avec plus de sources est en route."},
+    "why.held.quiet": {"en": "Matched “{query}” during quiet hours: held for the digest (quiet until {until}).",
+                       "fr": "Correspond à « {query} » pendant les heures calmes : retenue pour le résumé "
+                       "(calme jusqu'à {until})."},
+    "why.held.cap": {"en": "Matched “{query}” over the hourly cap: held for the digest (cap frees at {until}).",
+                     "fr": "Correspond à « {query} » au-delà du plafond horaire : retenue pour le résumé "
+                     "(plafond libéré à {until})."},
+    "why.digested": {"en": "Held back ({reason}) and sent in the digest at {when}.",
+                     "fr": "Retenue ({reason}) et envoyée dans le résumé du {when}."},
+    "why.no_subscriptions": {"en": "Not alerted: this chat has no subscriptions.",
+                             "fr": "Pas d'alerte : ce salon n'a aucun abonnement."},
+    "why.not_matched": {"en": "Not alerted: none of this chat's subscriptions matches it.",
+                        "fr": "Pas d'alerte : aucun abonnement de ce salon ne correspond."},
+    "why.not_matched_one": {"en": "#{id} “{query}”: missing {missing}", "fr": "n° {id} « {query} » : manque {missing}"},
+    "why.backlog": {"en": "Matches “{query}”, but it was already in its feed when the feed was added: a feed's "
+                    "backlog is stored and searchable, not alerted.",
+                    "fr": "Correspond à « {query} », mais figurait déjà dans son flux quand il a été ajouté : "
+                    "l'historique d'un flux est conservé et consultable, pas signalé."},
+    "why.no_alert": {"en": "Matches “{query}” now, but no alert was recorded: the subscription (created {created}) "
+                     "probably came after the article.",
+                     "fr": "Correspond à « {query} » maintenant, mais aucune alerte n'a été enregistrée : "
+                     "l'abonnement (créé le {created}) est sans doute venu après l'article."},
 }
 
 

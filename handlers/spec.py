@@ -99,6 +99,31 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Choisir la langue du bot ici (en, fr)",
         (OptionSpec("language", "en or fr", "en ou fr", required=True),),
     ),
+    CommandSpec(
+        "digest",
+        "Schedule a digest (daily 08:00, weekly mon 08:00, off, now)",
+        "Programmer un résumé (daily 08:00, weekly lun 08:00, off, now)",
+        (
+            OptionSpec(
+                "schedule", "daily 08:00, weekly mon 08:00, off or now", "daily 08:00, weekly lun 08:00, off ou now"
+            ),
+        ),
+    ),
+    CommandSpec(
+        "settings",
+        "Alert settings: timezone, quiet hours, hourly cap",
+        "Réglages des alertes : fuseau, heures calmes, plafond",
+        (
+            OptionSpec("setting", "timezone, quiet or cap", "timezone, quiet ou cap"),
+            OptionSpec("value", "Europe/Paris, 22:00-07:00, 10, off...", "Europe/Paris, 22:00-07:00, 10, off..."),
+        ),
+    ),
+    CommandSpec(
+        "why",
+        "Why an article was or was not alerted here",
+        "Pourquoi un article a été signalé ici ou non",
+        (OptionSpec("url", "The article's URL", "L'URL de l'article", required=True),),
+    ),
 )
 
 COMMANDS_BY_NAME = {spec.name: spec for spec in COMMANDS}

@@ -483,8 +483,10 @@ class SQLiteStore:
         rows = self._query(
             "SELECT a.chat, MIN(a.id) AS first FROM alerts a LEFT JOIN chats c ON c.chat = a.chat "
             "WHERE c.paused_reason IS NULL AND a.next_attempt_at <= ? "
-            "AND (a.state = 'pending' OR a.edit_pending = 1) GROUP BY a.chat ORDER BY first",
-            (_iso(now),),
+            "AND (a.state = 'pending' OR a.edit_pending = 1) "
+            "AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.chat = a.chat AND b.id < a.id "
+            "AND b.state = 'pending' AND b.next_attempt_at > ?) GROUP BY a.chat ORDER BY first",
+            (_iso(now), _iso(now)),
         )
         return [ChatRef.parse(row[0]) for row in rows]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.delivery.errors import MessageGone, MessageRejected, PermanentError, RetryLater, TransientError
+from bot.delivery.ratelimit import NoLimits
 from bot.delivery.sender import Sender, backoff_seconds
 from bot.messages import AlertMessage, Reply
 from bot.models import Article, ChatRef
@@ -70,7 +71,7 @@ def store(tmp_path: Path):
 
 
 def sender_for(store: SQLiteStore, platform: ScriptedPlatform, clock: Clock) -> Sender:
-    return Sender(store, {"telegram": platform}, clock=clock, chat_spacing_s={})
+    return Sender(store, {"telegram": platform}, clock=clock, limiter=NoLimits())
 
 
 async def test_alerts_go_out_in_order_per_chat_and_once(store: SQLiteStore) -> None:

@@ -201,3 +201,86 @@ def test_a_failed_transaction_leaves_nothing_behind(store) -> None:
         store.add_article(bad, alerts=[(chat, "q")])
     assert store.count_articles() == 0
     assert store.due_alerts(LATER) == []
+
+
+# -- alert policy, digests and /why (issue 4) ------------------------------------------------------
+
+
+def test_subscriptions_version_changes_on_every_change(store) -> None:
+    chat = ChatRef("telegram", "1")
+    start = store.subscriptions_version()
+    sub = store.add_subscription(chat, "a", NOW)
+    added = store.subscriptions_version()
+    store.add_subscription(chat, "a", NOW)  # idempotent: nothing changed
+    assert start != added == store.subscriptions_version()
+    store.remove_subscription(chat, sub.id)
+    assert store.subscriptions_version() not in (start, added)
+
+
+def test_due_chats_and_per_chat_due_alerts_keep_order_behind_a_retry(store) -> None:
+    chat, other = ChatRef("telegram", "1"), ChatRef("telegram", "2")
+    for n in range(1, 4):
+        store.add_article(make_article(n), new_story_title=f"S{n}", alerts=[(chat, "q"), (other, "q")])
+    assert store.due_chats(LATER) == [chat, other]
+    first, second, third = store.due_alerts_for(chat, LATER)
+    store.mark_alert_retry(first.id, "HTTP 502", LATER + timedelta(hours=1))
+    assert store.due_alerts_for(chat, LATER) == []  # the later ones wait for the first
+    assert [a.id for a in store.due_alerts_for(chat, LATER + timedelta(hours=2))] == [first.id, second.id, third.id]
+    store.pause_chat(other, "kicked", NOW)
+    assert store.due_chats(LATER) == []
+
+
+def test_chat_settings_round_trip_and_refuse_unknown_names(store) -> None:
+    chat = ChatRef("discord", "7")
+    empty = store.get_chat_settings(chat)
+    assert (empty.timezone, empty.quiet_hours, empty.max_per_hour, empty.digest) == (None, None, None, None)
+    store.set_chat_setting(chat, "timezone", "Europe/Paris")
+    store.set_chat_setting(chat, "quiet_hours", "22:00-07:00")
+    store.set_chat_setting(chat, "max_per_hour", 5)
+    store.set_chat_setting(chat, "digest", "daily 08:00")
+    got = store.get_chat_settings(chat)
+    assert (got.timezone, got.quiet_hours, got.max_per_hour, got.digest) == (
+        "Europe/Paris", "22:00-07:00", 5, "daily 08:00")
+    assert got.last_digest_at is not None  # a schedule counts from when it was set
+    store.set_chat_setting(chat, "max_per_hour", None)
+    assert store.get_chat_settings(chat).max_per_hour is None
+    with pytest.raises(ValueError):
+        store.set_chat_setting(chat, "lang; DROP TABLE chats", "x")
+
+
+def test_held_alerts_wait_for_a_digest_and_are_then_digested(store) -> None:
+    chat = ChatRef("telegram", "1")
+    first = store.add_article(make_article(1), new_story_title="S1", alerts=[(chat, "q")])
+    store.add_article(make_article(2), new_story_title="S2", alerts=[(chat, "q")])
+    one, two = store.due_alerts_for(chat, LATER)
+    store.mark_alert_sent(two.id, "m2", 1, NOW)
+    store.hold_alert(one.id, "quiet", NOW, NOW + timedelta(hours=8))
+    assert store.due_alerts_for(chat, LATER) == [] and store.count_pending_alerts() == 0
+    held = store.held_alerts(chat)
+    assert [(a.id, a.held_reason, a.held_until) for a in held] == [(one.id, "quiet", NOW + timedelta(hours=8))]
+    # A new source on a held story needs no edit: the digest shows the story as it is then.
+    joined = make_article(3)
+    joined.story_id = first.story_id
+    store.add_article(joined, alerts=[(chat, "q")])
+    assert store.due_alerts_for(chat, LATER) == []
+    assert store.sent_times_since(chat, NOW - timedelta(minutes=1)) == [NOW]
+    assert {a.state for a in store.alerts_since(chat, None)} == {"held", "sent"}
+    store.record_digest(chat, [one.id], NOW + timedelta(hours=9))
+    assert store.held_alerts(chat) == []
+    done = store.alert_for(chat, first.story_id)
+    assert (done.state, done.digested_at) == ("digested", NOW + timedelta(hours=9))
+    assert store.get_chat_settings(chat).last_digest_at == NOW + timedelta(hours=9)
+    assert store.alerts_since(chat, LATER) == []
+    assert chat in store.digest_chats()
+
+
+def test_backlog_is_told_apart_from_later_articles(store) -> None:
+    feed = store.sync_feeds([("https://a.example/feed", "A", 600)])[0]
+    backlog = store.add_article(make_article(1, feed_id=feed.id))
+    assert store.is_backlog(backlog.id) is True  # not primed yet: everything so far is backlog
+    store.mark_primed(feed.id)
+    later = store.add_article(make_article(2, feed_id=feed.id))
+    assert store.is_backlog(backlog.id) is True
+    assert store.is_backlog(later.id) is False
+    loose = store.add_article(make_article(3))
+    assert store.is_backlog(loose.id) is None
