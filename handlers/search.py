@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import Button, Card, Reply, Request
+from bot.search.index import COUNT_CAP
 from bot.search.service import MAX_STORY_HITS
 from handlers.cards import article_card
 from handlers.context import HandlerContext
@@ -32,6 +33,13 @@ Filtres : source:, lang:, entity:, since:, before:."""
 PAGE_SIZE = 5
 _PAGE_PREFIX = re.compile(r"^#(\d{1,3})\s+")
 MAX_SHOWN_QUERY = 80
+
+
+def format_total(total: int, exact: bool) -> str:
+    """Write an article count for a header: "12,345", or "10,000+" when the index stopped counting."""
+    if exact:
+        return f"{total:,}"
+    return f"{min(total, COUNT_CAP):,}+"
 
 
 def split_page(args: str) -> tuple[int, str]:
@@ -74,7 +82,7 @@ async def handle(request: Request, ctx: HandlerContext) -> Reply:
     # Beyond MAX_STORY_HITS articles the stories are grouped from the best ones only: say so with the full count.
     key = "search.header_more" if found.total > MAX_STORY_HITS else "search.header"
     header = t(lang, key, first=first, last=first + len(cards) - 1, total=found.story_count, query=shown_query,
-               n=f"{found.total:,}")
+               n=format_total(found.total, found.total_exact))
     buttons = []
     if found.page > 1:
         buttons.append(Button(t(lang, "page.prev"), "search", f"#{found.page - 1} {query}"))

@@ -19,6 +19,13 @@ better still can. The factor is applied by re-ranking candidates: the best 200 b
 archive plus, when more documents match, the best 200 by BM25 among the last 21 days. Queries with filters
 only (`source:lemonde since:1d`) list newest first.
 
+The recent window is searched first. For words, AND, OR and exclusions the best BM25 any document can reach
+is bounded from the terms' document frequencies (idf x (1 + k1) per term); when that bound times the
+recency factor at the window's edge cannot beat the last article of the requested page, no older article
+can be on the page and the scan of the whole archive (most of the cost for a very common word) is skipped:
+the page is the same. The count then stops at what the window found when that is COUNT_CAP or more
+(`total_exact` False, shown "10,000+"), and is otherwise an aggregation, which does not score.
+
 Durability: `watermark` is the highest article id in the committed index. It is the larger of the
 maximum id stored in the index itself (so it moves atomically with tantivy's commit) and the value saved
 in `veille_search.json` after each commit (so deleting the newest articles does not move it back).
@@ -74,6 +81,10 @@ RECENCY_FLOOR = 0.3
 RERANK_WINDOW = 200
 RECENT_SPAN = timedelta(days=3 * HALF_LIFE_DAYS)
 MAX_LIMIT = 200
+# Past this many matches among recent articles the exact count is not worth a scan of the archive.
+COUNT_CAP = 10_000
+BM25_K1 = 1.2  # tantivy's
+BOUND_MARGIN = 1.05  # slack on the BM25 bound for float rounding and statistics counted slightly differently
 MAX_OFFSET = 10_000
 STORED_TEXT_CHARS = 20_000
 SNIPPET_CHARS = 160
@@ -119,10 +130,11 @@ class IndexHit:
 
 @dataclass(frozen=True, slots=True)
 class IndexResults:
-    """One page of hits, best first, and how many articles match in all."""
+    """One page of hits, best first, and how many articles match in all (or at least, when not exact)."""
 
     hits: list[IndexHit]
     total: int
+    total_exact: bool = True  # False: `total` articles match, maybe more (counting stopped, see COUNT_CAP)
 
 
 def _schema() -> tantivy.Schema:
@@ -405,13 +417,14 @@ class SearchIndex:
             searcher = self._index.searcher()
             if searcher.num_docs == 0:
                 return IndexResults([], 0)
+            exact = True
             if query.has_scoring_terms:
-                ranked, total = self._ranked(searcher, tq, limit, offset, now)
+                ranked, total, exact = self._ranked(searcher, query, tq, limit, offset, now)
             else:
                 result = searcher.search(tq, limit, count=True, order_by_field="published", offset=offset)
                 ranked = [(0.0, addr) for _, addr in result.hits]
                 total = int(result.count or 0)  # type: ignore[attr-defined]  # missing from the stub
-            return IndexResults(self._hits(searcher, query, ranked, now, snippets), total)
+            return IndexResults(self._hits(searcher, query, ranked, now, snippets), total, exact)
         except ValueError as exc:
             raise SearchIndexError(self._where, f"search failed: {exc}") from exc
 
@@ -443,22 +456,48 @@ class SearchIndex:
         return counts
 
     def _ranked(
-        self, searcher: tantivy.Searcher, tq: tantivy.Query, limit: int, offset: int, now: datetime
-    ) -> tuple[list[tuple[float, tantivy.DocAddress]], int]:
+        self, searcher: tantivy.Searcher, query: Query, tq: tantivy.Query, limit: int, offset: int, now: datetime
+    ) -> tuple[list[tuple[float, tantivy.DocAddress]], int, bool]:
         window = max(RERANK_WINDOW, offset + limit)
+        wanted = offset + limit
+        recent_query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tq),
+                (tantivy.Occur.Must, self._filter(self._date_range(now - RECENT_SPAN, None))),
+            ]
+        )
+        recent_hits: list[tuple[float, tantivy.DocAddress]] | None = None
+        bound = self._score_bound(searcher, query.root) if query.root is not None else None
+        if bound is not None:
+            # Recent articles first: when even the best possible BM25 times the recency of the window's edge
+            # cannot beat the `wanted`-th of them, no older article can enter the page and the scan of the
+            # whole archive (most of the cost for a common word) is skipped. The page is then the same.
+            recent = searcher.search(recent_query, window, count=True)
+            recent_hits = [(float(s), a) for s, a in recent.hits]
+            scored = self._rescore(searcher, recent_hits, now)
+            edge = recency_factor(now.timestamp() - RECENT_SPAN.total_seconds(), now.timestamp())
+            if len(scored) >= wanted and scored[wanted - 1][0] > bound * BOUND_MARGIN * edge:
+                recent_count = int(recent.count or 0)  # type: ignore[attr-defined]  # missing from the stub
+                total, exact = self._count(searcher, tq, recent_count)
+                return [(score, addr) for score, _, addr in scored[offset:wanted]], total, exact
         result = searcher.search(tq, window, count=True)
         total = int(result.count or 0)  # type: ignore[attr-defined]  # missing from the stub
         candidates = {(a.segment_ord, a.doc): (float(s), a) for s, a in result.hits}
         if total > window:
-            recent = tantivy.Query.boolean_query(
-                [
-                    (tantivy.Occur.Must, tq),
-                    (tantivy.Occur.Must, self._filter(self._date_range(now - RECENT_SPAN, None))),
-                ]
-            )
-            for s, a in searcher.search(recent, window, count=False).hits:
-                candidates.setdefault((a.segment_ord, a.doc), (float(s), a))
-        entries = list(candidates.values())
+            if recent_hits is None:
+                recent_hits = [(float(s), a) for s, a in searcher.search(recent_query, window, count=False).hits]
+            for s, a in recent_hits:
+                candidates.setdefault((a.segment_ord, a.doc), (s, a))
+        scored = self._rescore(searcher, list(candidates.values()), now)
+        return [(score, addr) for score, _, addr in scored[offset:wanted]], total, True
+
+    @staticmethod
+    def _rescore(
+        searcher: tantivy.Searcher, entries: list[tuple[float, tantivy.DocAddress]], now: datetime
+    ) -> list[tuple[float, int, tantivy.DocAddress]]:
+        """Return (BM25 x recency, article id, address) best first, ties to the newer id."""
+        if not entries:
+            return []
         addresses = [a for _, a in entries]
         stamps = searcher.fast_field_values("published_ts", addresses)
         ids = searcher.fast_field_values("article_id", addresses)
@@ -470,7 +509,48 @@ class SearchIndex:
             for (bm25, addr), ts, aid in zip(entries, stamps, ids, strict=True)
         ]  # fmt: skip  # recency_factor inlined: this runs for every candidate
         scored.sort(key=lambda t: (-t[0], -t[1]))
-        return [(score, addr) for score, _, addr in scored[offset : offset + limit]], total
+        return scored
+
+    def _count(self, searcher: tantivy.Searcher, tq: tantivy.Query, at_least: int) -> tuple[int, bool]:
+        """Return (count, exact): past COUNT_CAP known matches, "that many or more" is enough to show."""
+        if at_least >= COUNT_CAP:
+            return at_least, False
+        # An aggregation does not score: about half the cost of a search that counts.
+        result = searcher.aggregate(tq, {"n": {"value_count": {"field": "article_id"}}})
+        value = result.get("n", {}).get("value")
+        return (int(value) if value is not None else at_least), True
+
+    def _score_bound(self, searcher: tantivy.Searcher, node: Node) -> float | None:
+        """Return an upper bound of the BM25 score `node` can give any document, None when unknown."""
+        match node:
+            case Word():
+                def best(field_name: str, value: str) -> float:
+                    df = searcher.doc_freq(field_name, value)
+                    if df <= 0:
+                        return 0.0
+                    n = max(int(searcher.num_docs), df)
+                    # tantivy's BM25 term score is idf * (1 + k1) * tf / (tf + k1 * norm) < idf * (1 + k1).
+                    return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * (1.0 + BM25_K1)
+
+                title = max(best("title_fr", node.fr), best("title_en", node.en))
+                body = max(best("body_fr", node.fr), best("body_en", node.en))
+                return TITLE_BOOST * title + body
+            case FieldFilter() | DateFilter():
+                return 0.0
+            case Not():
+                return 1.0  # all_query scores 1; the excluded part does not score
+            case And():
+                parts = [0.0 if isinstance(c, Not) else self._score_bound(searcher, c) for c in node.children]
+                if any(p is None for p in parts):
+                    return None
+                extra = 1.0 if all(isinstance(c, Not) for c in node.children) else 0.0
+                return sum(p for p in parts if p is not None) + extra
+            case Or():
+                parts = [self._score_bound(searcher, c) for c in node.children]
+                if any(p is None for p in parts):
+                    return None
+                return sum(p for p in parts if p is not None)
+        return None  # phrases and prefixes: their scores are not bounded here, so nothing is skipped
 
     def _hits(
         self,

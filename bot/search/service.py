@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 # Below this many hits the query may well be misspelt: look for a better-known name.
 SUGGEST_BELOW = 3
 MAX_LIMIT = 100
-# Stories are grouped from this many best hits: deeper than that is not worth paging through in a chat.
-MAX_STORY_HITS = 200
+# Stories are grouped from this many best hits: deeper than that is not worth paging through in a chat (20
+# pages of 5), and few enough that for a very common word the index can skip the older archive entirely.
+MAX_STORY_HITS = 100
 PHRASE_AS_WORDS = "no article has the unclosed phrase as typed; searched its words instead"
 
 
@@ -50,6 +51,7 @@ class SearchResults:
     total: int
     notices: list[str] = field(default_factory=list)
     suggestion: str | None = None
+    total_exact: bool = True  # False: at least `total` articles match (the index stopped counting)
 
 
 @dataclass(slots=True)
@@ -69,10 +71,11 @@ class StoryPage:
     page: int  # the page shown (the requested one, brought within 1..pages)
     pages: int
     story_count: int  # stories among the best MAX_STORY_HITS hits
-    total: int  # articles matching in all
+    total: int  # articles matching in all (at least, when total_exact is False)
     notices: list[str] = field(default_factory=list)
     suggestion: str | None = None
     page_out_of_range: bool = False
+    total_exact: bool = True
 
 
 class SearchService:
@@ -121,7 +124,7 @@ class SearchService:
         suggestion = None
         if total < SUGGEST_BELOW and offset == 0:
             suggestion = self._suggest(query, total, now)
-        return SearchResults(query, hits, total, notices, suggestion)
+        return SearchResults(query, hits, total, notices, suggestion, found.total_exact)
 
     def search_stories(
         self, text: str, *, page: int = 1, page_size: int = 5, now: datetime | None = None
@@ -148,7 +151,9 @@ class SearchService:
         if found.total < SUGGEST_BELOW:
             suggestion = self._suggest(query, found.total, now)
         out_of_range = int(page) > pages and bool(groups)
-        return StoryPage(query, stories, shown, pages, len(groups), found.total, notices, suggestion, out_of_range)
+        return StoryPage(
+            query, stories, shown, pages, len(groups), found.total, notices, suggestion, out_of_range, found.total_exact
+        )
 
     @staticmethod
     def _group_index_hits(hits: Sequence[IndexHit]) -> list[list[IndexHit]]:
