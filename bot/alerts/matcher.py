@@ -3,9 +3,10 @@
 Each subscription is parsed once (re-read only when the store's subscriptions version changes, and then
 only the new ones are parsed) and compiled into:
 
-    anchors   terms an article must carry for the subscription to have any chance: the cheapest
-              required term of an AND, every branch of an OR (a word gives its French and English stems,
-              a phrase its longest word, a prefix its first four letters, entity:/source:/lang: their value)
+    anchors   terms an article must carry for the subscription to have any chance: for an AND, the
+              required child whose terms the fewest other queries share (a rare word rather than a famous
+              company); every branch of an OR (a word gives its French and English stems, a phrase its
+              first two words as a pair, a prefix its first four letters, entity:/source:/lang: their value)
     test      a closure equivalent to Query.matches, evaluated only for the candidates
 
 An article is analysed once into a MatchDoc; its terms are looked up in the anchor index, and only the
@@ -47,9 +48,9 @@ from bot.store.base import Store
 log = logging.getLogger(__name__)
 
 Test = Callable[["DocView"], bool]
-# Anchor kinds, one index each: French stems, English stems, plain words, word prefixes, source values,
-# source words, languages, entities.
-KINDS = ("fr", "en", "plain", "prefix", "source", "source_word", "lang", "entity")
+# Anchor kinds, one index each: French stems, English stems, plain words, adjacent word pairs (phrases),
+# word prefixes, source values, source words, languages, entities.
+KINDS = ("fr", "en", "plain", "bigram", "prefix", "source", "source_word", "lang", "entity")
 PREFIX_KEY_CHARS = 4
 # Rough selectivity of each kind of anchor, lower is rarer; an AND is anchored on its cheapest child.
 _COST = {"entity": 1.0, "source": 2.0, "source_word": 3.0, "lang": 50.0}
@@ -68,6 +69,8 @@ class CompiledSubscription:
     anchors: frozenset[Anchor] | None
     test: Test
     chat_key: str = ""  # str(chat), hashed faster than the dataclass when thousands of chats match
+    # For an AND: each anchorable child's anchors, so the index can pick the one fewest queries share.
+    choices: tuple[frozenset[Anchor], ...] = ()
 
 
 class EntityAliases:
@@ -166,6 +169,9 @@ def anchors_of(node: Node) -> tuple[frozenset[Anchor], float] | None:
         words = node.words[:-1] if node.prefix_last and len(node.words) > 1 else node.words
         if node.prefix_last and len(node.words) == 1:
             return _prefix_anchor(node.words[0])
+        if len(words) >= 2:
+            # Two adjacent words are far rarer in articles than either word alone.
+            return frozenset({("bigram", f"{words[0]} {words[1]}")}), 1.5
         longest = max(words, key=len)
         return frozenset({("plain", longest)}), 9.0 - min(len(longest), 8)
     if isinstance(node, Prefix):
@@ -197,6 +203,14 @@ def anchors_of(node: Node) -> tuple[frozenset[Anchor], float] | None:
     return None
 
 
+def anchor_choices(node: Node) -> tuple[frozenset[Anchor], ...]:
+    """Return every anchor set that would do for this tree (one per anchorable child of a top-level AND)."""
+    if isinstance(node, And):
+        return tuple(found[0] for found in (anchors_of(c) for c in node.children) if found is not None)
+    found = anchors_of(node)
+    return (found[0],) if found is not None else ()
+
+
 def _prefix_anchor(prefix: str) -> tuple[frozenset[Anchor], float]:
     return frozenset({("prefix", prefix[:PREFIX_KEY_CHARS])}), 12.0 - min(len(prefix), PREFIX_KEY_CHARS)
 
@@ -211,6 +225,8 @@ def doc_terms(view: DocView, kind: str) -> Iterable[str]:
         return view.plain
     if kind == "prefix":
         return view.prefixes
+    if kind == "bigram":
+        return {f"{a} {b}" for seq in view.doc.sequences for a, b in zip(seq, seq[1:], strict=False)}
     if kind == "source":
         return view.doc.source
     if kind == "source_word":
@@ -244,8 +260,17 @@ class SubscriptionIndex:
             self._chats.append(chats)
         self._always: list[int] = []
         self._index: dict[str, dict[str, list[int]]] = {}
+        # How many queries could be filed under each term: an AND is filed under its child whose terms
+        # the fewest queries share, since popular terms (a famous company) are also common in articles.
+        shared: dict[Anchor, int] = {}
+        for members in self._groups:
+            for choice in members[0].choices:
+                for anchor in choice:
+                    shared[anchor] = shared.get(anchor, 0) + 1
         for position, members in enumerate(self._groups):
             anchors = members[0].anchors
+            if len(members[0].choices) > 1:
+                anchors = min(members[0].choices, key=lambda c: sum(shared[a] for a in c))
             if anchors is None:
                 self._always.append(position)
                 continue
@@ -325,7 +350,8 @@ class SubscriptionCompiler:
             return CompiledSubscription(sub_id, chat, query, parsed, frozenset(), lambda v: False, str(chat))
         found = anchors_of(parsed.root)
         return CompiledSubscription(
-            sub_id, chat, query, parsed, found[0] if found else None, compile_test(parsed.root), str(chat)
+            sub_id, chat, query, parsed, found[0] if found else None, compile_test(parsed.root), str(chat),
+            anchor_choices(parsed.root),
         )
 
 

@@ -1,0 +1,204 @@
+"""Matching cost per article at 1k, 10k and 100k subscriptions: the index against testing every query.
+
+Subscriptions are generated the way chats write them: names (companies, products, people) from a universe
+of --names (Zipf popularity, so "nvidia" is far more common than a small fab), alone or with a topic word,
+OR lists, phrases, exclusions, `lang:`, `source:` and `entity:` filters; topics come from a vocabulary of
+--topics words, also Zipf-distributed. Each chat holds up to five subscriptions. Articles are ~300 words
+in French or English naming one to four names. Reported per article, medians over the articles:
+
+    analyse   building the MatchDoc once (same cost whatever the number of subscriptions)
+    index     candidate lookup + exact test of the candidates (the matcher's work)
+    naive     Query.matches for every subscription (what the first matcher did), on fewer articles
+    matches   how many chats an article alerts (the output, which no index can avoid)
+
+    .venv/bin/python -m benchmarks.bench_alerts [--sizes 1000,10000,100000] [--articles 300] [--names 20000]
+                                                [--zipf 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import UTC, datetime
+
+from bot.alerts.matcher import CompiledSubscription, SubscriptionCompiler, SubscriptionIndex
+from bot.models import Article, ChatRef
+from bot.search.analysis import Analyzers
+from bot.search.query import MatchDoc
+
+SYLLABLES = ["ra", "no", "vi", "ta", "lum", "cor", "sil", "tek", "qua", "zen", "mar", "dia", "fab", "ion", "ex"]
+# Topic words are built from other syllables, so an invented topic never spells an invented company.
+TOPIC_SYLLABLES = ["bo", "ke", "pu", "gri", "sto", "fle", "dru", "mo", "ka", "pe", "li", "su", "hu", "we", "ju"]
+TOPICS_EN = ["chip", "asic", "foundry", "datacenter", "inference", "training", "memory", "export", "earnings",
+             "lawsuit", "merger", "acquisition", "startup", "funding", "gpu", "tpu", "wafer", "packaging",
+             "supply", "shortage", "tariff", "regulation", "benchmark", "model", "cloud", "network", "switch",
+             "optical", "power", "cooling", "layoffs", "partnership", "contract", "launch", "roadmap"]
+TOPICS_FR = ["puce", "fonderie", "centre", "données", "inférence", "entraînement", "mémoire", "exportation",
+             "résultats", "procès", "fusion", "rachat", "levée", "fonds", "réseau", "optique", "énergie",
+             "refroidissement", "licenciements", "partenariat", "contrat", "lancement", "feuille", "route"]
+FILLER = ["the", "a", "of", "and", "to", "in", "for", "on", "with", "said", "new", "year", "market", "company",
+          "le", "la", "les", "de", "des", "et", "un", "une", "pour", "sur", "avec", "selon", "nouveau", "marché"]
+SOURCES = ["Le Silicium", "Chip Wire", "Reuters", "Les Échos", "The Register", "EE Times", "Usine Digitale"]
+
+
+def company_names(rng: random.Random, n: int) -> list[str]:
+    """Return n distinct invented company names (the first few are real watchlist names)."""
+    names = ["Nvidia", "Broadcom", "OpenAI", "AMD", "Intel", "TSMC", "Samsung", "Google", "Rain AI", "Cerebras"]
+    while len(names) < n:
+        name = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+        if name not in names:
+            names.append(name)
+    return names
+
+
+_CUMULATIVE: dict[int, list[float]] = {}
+ZIPF = {"s": 1.0}  # set from --zipf: 1.0 is classic Zipf, 0 is uniform popularity
+
+
+def zipf_pick(rng: random.Random, items: list[str]) -> str:
+    """Pick with probability falling as 1/rank**s."""
+    cumulative = _CUMULATIVE.get(id(items))
+    if cumulative is None:
+        total, cumulative = 0.0, []
+        for rank in range(len(items)):
+            total += 1.0 / (rank + 1) ** ZIPF["s"]
+            cumulative.append(total)
+        _CUMULATIVE[id(items)] = cumulative
+    return rng.choices(items, cum_weights=cumulative)[0]
+
+
+def topic_words(rng: random.Random, n: int) -> list[str]:
+    """Return n topic words: the real ones first, then invented ones."""
+    words = list(dict.fromkeys(TOPICS_EN + TOPICS_FR))
+    seen = set(words)
+    while len(words) < n:
+        word = "".join(rng.choice(TOPIC_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+def subscription_text(rng: random.Random, companies: list[str], topics: list[str]) -> str:
+    """Return one realistic subscription query."""
+    company = zipf_pick(rng, companies)
+    quoted = f'"{company}"' if " " in company else company.lower()
+    roll = rng.random()
+    if roll < 0.35:
+        return quoted
+    if roll < 0.55:
+        return f"{quoted} {zipf_pick(rng, topics)}"
+    if roll < 0.68:
+        others = {zipf_pick(rng, companies) for _ in range(rng.randint(1, 3))}
+        return " OR ".join(f'"{c}"' if " " in c else c.lower() for c in {company, *others})
+    if roll < 0.76:
+        return f'"{zipf_pick(rng, topics)} {zipf_pick(rng, topics)}"'
+    if roll < 0.84:
+        return f"{quoted} -{zipf_pick(rng, topics)}"
+    if roll < 0.90:
+        return f"{quoted} lang:{rng.choice(['fr', 'en'])}"
+    if roll < 0.95:
+        return f'{quoted} source:"{rng.choice(SOURCES)}"'
+    return f"entity:{company.lower().replace(' ', '')} {zipf_pick(rng, topics)[:5]}*"
+
+
+def make_article(rng: random.Random, companies: list[str], topics: list[str], n: int) -> Article:
+    """Return a ~300-word article naming one to four companies."""
+    lang = rng.choice(["fr", "en"])
+    named = [zipf_pick(rng, companies) for _ in range(rng.randint(1, 4))]
+    words = [rng.choice(FILLER) if rng.random() < 0.6 else zipf_pick(rng, topics) for _ in range(300)]
+    for name in named:
+        for _ in range(rng.randint(1, 3)):
+            words.insert(rng.randrange(len(words)), name)
+    title = f"{named[0]} {zipf_pick(rng, topics)} {zipf_pick(rng, topics)}"
+    return Article(key=f"a{n}", url=f"https://news.example/{n}", title=title, text=" ".join(words),
+                   source=rng.choice(SOURCES), published=datetime.now(UTC), lang=lang,
+                   entities=[name for name in dict.fromkeys(named) if name in companies[:10]])
+
+
+def compile_all(texts: list[str], compiler: SubscriptionCompiler) -> list[CompiledSubscription]:
+    """Compile subscriptions, five to a chat."""
+    return [compiler.compile(i, ChatRef("telegram", str(i // 5)), text) for i, text in enumerate(texts)]
+
+
+def median_us(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e6
+
+
+def main() -> None:
+    """Run the benchmark and print a markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--articles", type=int, default=300)
+    parser.add_argument("--naive-articles", type=int, default=20)
+    parser.add_argument("--names", type=int, default=20000)
+    parser.add_argument("--topics", type=int, default=5000)
+    parser.add_argument("--zipf", type=float, default=1.0, help="popularity skew of names and topics (0: uniform)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    ZIPF["s"] = args.zipf
+    companies = company_names(rng, args.names)
+    topics = topic_words(rng, args.topics)
+    entities = {name: [name] for name in companies[:10]}
+    analyzers = Analyzers()
+    compiler = SubscriptionCompiler(entities, analyzers)
+    articles = [make_article(rng, companies, topics, n) for n in range(args.articles)]
+    analyse: list[float] = []
+    docs: list[MatchDoc] = []
+    for article in articles:
+        started = time.perf_counter()
+        docs.append(MatchDoc.from_article(article, analyzers))
+        analyse.append(time.perf_counter() - started)
+
+    print(f"articles: {len(articles)} (~300 words), names: {len(companies)}, topics: {len(topics)}, "
+          f"zipf s={args.zipf}, seed {args.seed}")
+    print()
+    print("| subscriptions | compile s | analyse µs | index µs | analyse+index µs | p95 index µs "
+          "| naive µs | naive / index | candidates | chats alerted |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        texts = [subscription_text(rng, companies, topics) for _ in range(size)]
+        started = time.perf_counter()
+        subs = compile_all(texts, compiler)
+        index = SubscriptionIndex(subs)
+        compile_s = time.perf_counter() - started
+        timings: list[float] = []
+        candidates: list[int] = []
+        alerted: list[int] = []
+        for one in docs:
+            started = time.perf_counter()
+            found = index.match_chats(one)
+            timings.append(time.perf_counter() - started)
+            alerted.append(len(found))
+            candidates.append(len(index.candidates(one)))
+        naive: list[float] = []
+        for one in docs[: args.naive_articles]:
+            started = time.perf_counter()
+            chats: dict[ChatRef, str] = {}
+            for sub in subs:
+                if sub.chat not in chats and sub.parsed.matches(one):
+                    chats[sub.chat] = sub.query
+            naive.append(time.perf_counter() - started)
+        # The index must find what testing everything finds: the same chats, each named by a matching query.
+        for one in docs[: args.naive_articles]:
+            expected: dict[ChatRef, set[str]] = {}
+            for sub in subs:
+                if sub.parsed.matches(one):
+                    expected.setdefault(sub.chat, set()).add(sub.query)
+            found = dict(index.match_chats(one))
+            assert found.keys() == expected.keys(), "index and naive disagree"
+            assert all(query in expected[chat] for chat, query in found.items()), "index named a wrong query"
+        p95 = sorted(timings)[int(len(timings) * 0.95)] * 1e6
+        print(
+            f"| {size:,} | {compile_s:.1f} | {median_us(analyse):.0f} | {median_us(timings):.0f} "
+            f"| {median_us([a + b for a, b in zip(analyse, timings, strict=True)]):.0f} | {p95:.0f} "
+            f"| {median_us(naive):.0f} | {statistics.median(naive) / statistics.median(timings):.0f}× "
+            f"| {statistics.median(candidates):.0f} | {statistics.median(alerted):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The subscription index: it finds exactly what testing every query against every article finds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.alerts.matcher import SubscriptionCompiler, SubscriptionIndex, SubscriptionMatcher
+from bot.models import Article, ChatRef
+from bot.search.analysis import Analyzers
+from bot.search.query import MatchDoc
+from bot.store.sqlite import SQLiteStore
+
+ENTITIES = {"Broadcom": ["Broadcom", "AVGO"], "Nvidia": ["Nvidia", "NVDA"], "Rain AI": ["Rain AI"]}
+WORDS = ["broadcom", "nvidia", "puces", "puce", "asic", "réseau", "reseau", "chips", "chip", "custom", "rain",
+         "openai", "rumeur", "semiconductors", "data", "center", "avgo"]
+SOURCES = ["Le Silicium", "Reuters", "Chip Wire"]
+AN = Analyzers()
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def article(title: str, text: str, source: str = "Reuters", lang: str = "en", entities: list[str] | None = None,
+            published: datetime = NOW) -> Article:
+    return Article(key=title, url="https://x.example/" + title.replace(" ", "-"), title=title, text=text,
+                   source=source, published=published, lang=lang, entities=entities or [])
+
+
+def doc(a: Article) -> MatchDoc:
+    return MatchDoc.from_article(a, AN)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = SQLiteStore(tmp_path / "m.db")
+    yield s
+    s.close()
+
+
+def test_one_alert_per_chat_named_by_its_first_matching_subscription(store: SQLiteStore) -> None:
+    chat, other = ChatRef("telegram", "1"), ChatRef("discord", "2")
+    store.add_subscription(chat, "nvidia", NOW)
+    store.add_subscription(chat, "broadcom", NOW)
+    store.add_subscription(other, "broadcom -rumeur", NOW)
+    store.add_subscription(other, "openai", NOW)
+    matcher = SubscriptionMatcher(store, entities=ENTITIES)
+    hit = article("Broadcom and Nvidia", "Broadcom ships a custom ASIC; Nvidia answers.")
+    assert sorted(matcher.match(hit), key=str) == [(other, "broadcom -rumeur"), (chat, "nvidia")]
+    rumour = article("Rumeur: Broadcom", "Une rumeur sur Broadcom.", lang="fr")
+    assert matcher.match(rumour) == [(chat, "broadcom")]
+    assert matcher.match(article("Weather", "Sunny all week.")) == []
+
+
+def test_new_subscriptions_are_seen_at_once_and_removed_ones_forgotten(store: SQLiteStore) -> None:
+    chat = ChatRef("telegram", "1")
+    matcher = SubscriptionMatcher(store)
+    hit = article("OpenAI chips", "OpenAI designs chips.")
+    assert matcher.match(hit) == []
+    sub = store.add_subscription(chat, "openai", NOW)
+    assert matcher.match(hit) == [(chat, "openai")]
+    store.remove_subscription(chat, sub.id)
+    assert matcher.match(hit) == []
+
+
+def test_entity_aliases_from_the_config_are_one_entity(store: SQLiteStore) -> None:
+    chat, other = ChatRef("telegram", "1"), ChatRef("telegram", "2")
+    store.add_subscription(chat, "entity:avgo", NOW)
+    store.add_subscription(other, "entity:Broadcom lang:fr", NOW)
+    matcher = SubscriptionMatcher(store, entities=ENTITIES)
+    tagged = article("Un contrat", "Le fondeur signe.", lang="fr", entities=["Broadcom"])
+    assert sorted(matcher.match(tagged), key=str) == [(chat, "entity:avgo"), (other, "entity:Broadcom lang:fr")]
+    assert matcher.match(article("Other", "Nothing.", entities=["Nvidia"])) == []
+
+
+def test_only_candidates_sharing_a_term_are_tested() -> None:
+    compiler = SubscriptionCompiler(ENTITIES)
+    subs = [compiler.compile(i, ChatRef("telegram", str(i)), f"company{i:04d} common") for i in range(1000)]
+    index = SubscriptionIndex(subs)
+    one = doc(article("company0007 and company0008", "common text"))
+    assert len(index.candidates(one)) == 2
+    assert [s.id for s in index.matching(one)] == [7, 8]
+
+
+def test_a_query_with_only_a_date_filter_is_tested_on_every_article() -> None:
+    compiler = SubscriptionCompiler()
+    sub = compiler.compile(1, ChatRef("telegram", "1"), "since:2026-01-01")
+    assert sub.anchors is None
+    index = SubscriptionIndex([sub])
+    assert index.matching(doc(article("Anything", "at all"))) == [sub]
+
+
+query_leaf = st.one_of(
+    st.sampled_from(WORDS),
+    st.sampled_from(WORDS).map(lambda w: w[:3] + "*"),
+    st.lists(st.sampled_from(WORDS), min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"'),
+    st.sampled_from(SOURCES).map(lambda s: f'source:"{s}"'),
+    st.sampled_from(["lang:fr", "lang:en", "entity:broadcom", "entity:nvda", "entity:rain", "since:2026-11-01"]),
+)
+query_text = st.recursive(
+    query_leaf,
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda p: f"{p[0]} {p[1]}"),
+        st.tuples(inner, inner).map(lambda p: f"({p[0]} OR {p[1]})"),
+        st.tuples(inner, inner).map(lambda p: f"{p[0]} -{p[1]}"),
+    ),
+    max_leaves=5,
+)
+article_text = st.lists(st.sampled_from([*WORDS, "the", "and", "of"]), min_size=0, max_size=12).map(" ".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    queries=st.lists(query_text, min_size=1, max_size=12),
+    title=article_text,
+    text=article_text,
+    source=st.sampled_from(SOURCES),
+    lang=st.sampled_from(["fr", "en"]),
+    entities=st.lists(st.sampled_from(list(ENTITIES)), max_size=2, unique=True),
+)
+def test_the_index_finds_exactly_what_testing_every_query_finds(
+    queries: list[str], title: str, text: str, source: str, lang: str, entities: list[str]
+) -> None:
+    compiler = SubscriptionCompiler(ENTITIES, AN, clock=lambda: NOW)
+    subs = [compiler.compile(i, ChatRef("telegram", str(i)), q) for i, q in enumerate(queries)]
+    one = doc(article(title or "x", text, source=source, lang=lang, entities=entities))
+    expected = [s.id for s in subs if s.parsed.matches(one)]
+    assert [s.id for s in SubscriptionIndex(subs).matching(one)] == expected
