@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -102,6 +103,19 @@ async def test_ingest_search_and_conditional_refetch(world: tuple[DemoSite, Loca
         assert reason in first.err, (reason, first.err)
     assert "broken/garbage" in first.err
     assert "Traceback" not in first.err
+
+    # The teaser-only outlet's articles were completed from their pages: the whole body, none of the page's
+    # navigation, cookie banner, related links or comments.
+    with sqlite3.connect(config.parent / "veille.db") as db:
+        ledger = db.execute("SELECT text FROM articles WHERE source = 'Silicon Ledger'").fetchall()
+    assert ledger
+    released = {a.id: a for a in site.articles if a.outlet == "ledger"}
+    for (text,) in ledger:
+        body = next((a.text for a in released.values() if a.text.split("\n")[0][:80] in text), None)
+        assert body is not None, f"full text missing: {text[:120]!r}"
+        assert len(text) >= 0.9 * len(body)
+        for boilerplate in ("cookie", "Cookie", "Read more", "Leave a comment"):
+            assert boilerplate not in text
 
     validators_before = len([r for r in site.request_log if "If-None-Match" in r.headers])
     second = await veille("--config", str(config), "ingest", "--once")
