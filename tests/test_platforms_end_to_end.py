@@ -34,9 +34,9 @@ HOSTILE_TITLE = "<b>Broadcom</b> & *NVDA* _x_ @everyone <@123> `code` " + "A" * 
 
 def hostile_feed(items: list[str]) -> str:
     entries = "".join(
-        "<item><title><![CDATA[{t}]]></title><link>http://127.0.0.1/hostile/{n}</link><guid>h{n}</guid>"
-        "<description><![CDATA[{t} Broadcom announced a new switch chip &lt;today&gt; for AI clusters.]]>"
-        "</description></item>".format(t=title, n=n)
+        f"<item><title><![CDATA[{title}]]></title><link>http://127.0.0.1/hostile/{n}</link><guid>h{n}</guid>"
+        f"<description><![CDATA[{title} Broadcom announced a new switch chip &lt;today&gt; for AI clusters.]]>"
+        "</description></item>"
         for n, title in enumerate(items)
     )
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title>{entries}</channel></rss>'
@@ -167,7 +167,8 @@ async def test_search_alerts_and_hostile_titles_on_both_platforms(world: World) 
     )
     # Feed markup is stripped from titles at ingest; what remains is shown literally, never interpreted.
     assert "Broadcom & *NVDA* _x_ @everyone <@123> `code`" in hostile_tg.text
-    assert not hostile_tg.entities or all(e["type"] in ("bold", "italic", "text_link", "url") for e in hostile_tg.entities)
+    # Only the formatting the renderer chose: no code, mention or other entity smuggled in by the title.
+    assert {e["type"] for e in hostile_tg.entities} <= {"bold", "italic", "text_link", "url"}
     assert len(hostile_tg.text) <= 4096
     hostile_dc = await world.discord.wait_for_message(
         DC_CHANNEL, predicate=lambda m: "AAAA" in _embed_text(m), timeout=30

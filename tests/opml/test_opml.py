@@ -49,8 +49,8 @@ def test_nested_folders_missing_titles_entities_and_duplicates() -> None:
         ('<?xml version="1.0" encoding="UTF-16"?><opml><body><outline text="Wide" XMLURL="https://w.example/f"/>'
          "</body></opml>".encode("utf-16"), "Wide"),
         # Declared Latin-1 but really UTF-8: the declared codec does not fail, so it wins (mojibake, not a crash).
-        ('<?xml version="1.0" encoding="windows-1252"?><opml><body><outline text="Ok" '
-         'xmlUrl="https://ok.example/f"/></body></opml>'.encode(), "Ok"),
+        (b'<?xml version="1.0" encoding="windows-1252"?><opml><body><outline text="Ok" '
+         b'xmlUrl="https://ok.example/f"/></body></opml>', "Ok"),
     ],
 )
 def test_odd_encodings_and_attribute_case(data: bytes, title: str) -> None:
