@@ -1,6 +1,11 @@
 """The composition root: builds every object once, starts them in order and stops them in reverse.
 
     store ─► search index (catch up) ─► fetcher ─► pipeline ─► router ─► platforms ─► sender ─► scheduler
+          ─► metrics server (when `metrics.enabled`)
+
+The scheduler's jobs: the feed dispatcher, digests, retention (`storage.retention_days`, the search index kept
+in step), database maintenance and the metrics gauges. On SIGTERM: no new poll starts, polls in flight finish
+(POLL_GRACE_S at most), the sender records the message it has in flight, then everything closes in reverse.
 
 `veille run`, `veille demo` and `veille ingest --once` all go through this class; the demo only
 changes the settings it is given.
@@ -15,9 +20,10 @@ import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from bot import USER_AGENT
 from bot.alerts.digest import DigestService
@@ -25,8 +31,10 @@ from bot.alerts.matcher import SubscriptionMatcher
 from bot.alerts.policy import AlertDefaults
 from bot.config import Settings
 from bot.delivery.sender import Sender
+from bot.feeds import FeedPolicy, HealthNotifier
 from bot.ingest.fetch import Fetcher
-from bot.models import ChatRef
+from bot.metrics import Metrics, MetricsServer
+from bot.models import ChatRef, Feed
 from bot.pipeline import Pipeline, PollReport
 from bot.platforms.base import ChatPlatform
 from bot.platforms.console_adapter import ConsoleIO, ConsolePlatform
@@ -34,7 +42,7 @@ from bot.scheduler import FeedScheduler
 from bot.search.index import SearchIndex
 from bot.search.service import SearchService
 from bot.store import open_store
-from bot.store.base import Store
+from bot.store.base import FeedState, Store
 from handlers.context import HandlerContext
 from handlers.router import Router
 
@@ -42,6 +50,15 @@ log = logging.getLogger(__name__)
 
 # How often due digests are looked for; schedules are to the minute.
 DIGEST_CHECK_S = 30.0
+# Retention runs hourly, in batches so the store lock is never held long; maintenance daily.
+RETENTION_EVERY_S = 3600.0
+RETENTION_BATCH = 1000
+MAINTENANCE_EVERY_S = 86_400.0
+GAUGES_EVERY_S = 5.0
+# Poll errors are kept this long for /stats and /sources.
+ERRORS_KEPT = timedelta(days=7)
+# SIGTERM: polls in flight get this long to finish; with the sender's own grace the bot is down within 10 s.
+POLL_GRACE_S = 5.0
 
 
 @dataclass
@@ -111,6 +128,10 @@ class App:
         self.sender: Sender
         self.digests: DigestService
         self.console: ConsolePlatform | None = None
+        self.index: SearchIndex
+        self.metrics = Metrics()
+        self.scheduler: FeedScheduler | None = None
+        self.metrics_server: MetricsServer | None = None
 
     async def __aenter__(self) -> App:
         """Open the store and index, build the pipeline and the router."""
@@ -134,18 +155,20 @@ class App:
             self.store.add_subscription(sub.chat, sub.query, now)
         index = await asyncio.to_thread(SearchIndex.open, index_path(settings))
         self._stack.callback(index.close)
+        self.index = index
         self.search = SearchService(self.store, index)
         caught_up = await asyncio.to_thread(self.search.catch_up)
         if caught_up:
             log.info("search index caught up with %d articles", caught_up)
         self.fetcher = await self._stack.enter_async_context(Fetcher(settings.fetch, USER_AGENT))
         matcher = SubscriptionMatcher(self.store, entities=settings.entities)
-        self.pipeline = Pipeline(settings, self.store, self.fetcher, self.search, matcher)
+        self.pipeline = Pipeline(settings, self.store, self.fetcher, self.search, matcher, metrics=self.metrics)
         await asyncio.to_thread(self.pipeline.warm_up)
         self.router = Router(HandlerContext(store=self.store, search=self.search, settings=settings))
         alert_defaults = AlertDefaults.from_config(settings.alerts)
         self.sender = Sender(
-            self.store, self.platforms, default_lang=self._default_lang, alert_defaults=alert_defaults
+            self.store, self.platforms, default_lang=self._default_lang, alert_defaults=alert_defaults,
+            metrics=self.metrics,
         )
         self.digests = DigestService(
             self.store,
@@ -166,12 +189,72 @@ class App:
 
     # -- one pass ---------------------------------------------------------------------------------
 
-    async def ingest_once(self) -> IngestSummary:
-        """Poll every configured feed once through the whole pipeline."""
+    def wants_feed(self, feed: Feed, state: FeedState) -> bool:
+        """Tell whether a stored feed is polled: in the config, or added by a chat or an OPML import."""
+        return state.origin != "config" or feed.url in {f.url for f in self.settings.feeds}
+
+    async def active_feeds(self) -> list[Feed]:
+        """Return the feeds the bot polls."""
         feeds = await asyncio.to_thread(self.store.list_feeds)
-        configured = {f.url for f in self.settings.feeds}
-        reports = await self.pipeline.poll_many([f for f in feeds if f.url in configured])
+        states = await asyncio.to_thread(self.store.feed_states)
+        return [f for f in feeds if self.wants_feed(f, states.get(f.id, FeedState(feed_id=f.id)))]
+
+    async def ingest_once(self) -> IngestSummary:
+        """Poll every active feed once through the whole pipeline."""
+        reports = await self.pipeline.poll_many(await self.active_feeds())
         return IngestSummary(reports)
+
+    # -- upkeep jobs ------------------------------------------------------------------------------
+
+    async def apply_retention(self, now: datetime | None = None) -> int:
+        """Delete articles older than `storage.retention_days` from the store and the search index."""
+        days = self.settings.storage.retention_days
+        if days <= 0:
+            return 0
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+        total = 0
+        while True:
+            ids = await asyncio.to_thread(self.store.delete_articles_before, cutoff, RETENTION_BATCH)
+            if ids:
+                # The index follows the store at once, so a search never returns an article that is gone.
+                await asyncio.to_thread(self._unindex, ids)
+                total += len(ids)
+            if len(ids) < RETENTION_BATCH:
+                break
+        if total:
+            self.metrics.retention_deleted.inc(total)
+            log.info("retention: deleted %d articles stored before %s", total, cutoff.date().isoformat())
+        return total
+
+    def _unindex(self, ids: list[int]) -> None:
+        self.index.delete(ids)
+        self.index.commit()
+
+    async def maintain(self, now: datetime | None = None) -> None:
+        """Run database upkeep (statistics, WAL checkpoint) and forget old poll errors."""
+        await asyncio.to_thread(self.store.maintain, (now or datetime.now(UTC)) - ERRORS_KEPT)
+        log.info("database maintenance done")
+
+    async def refresh_gauges(self) -> None:
+        """Update the metrics that are levels rather than counts."""
+        self.metrics.alerts_pending.set(await asyncio.to_thread(self.store.count_pending_alerts))
+        if self.scheduler is not None:
+            self.metrics.feeds.set(len(self.scheduler.feeds()))
+            self.metrics.feeds_failing.set(self.scheduler.failing())
+            self.metrics.polls_in_flight.set(self.scheduler.in_flight())
+
+    def health(self) -> dict[str, Any]:
+        """Report the store's and the scheduler's health for /healthz."""
+        report: dict[str, Any] = {}
+        try:
+            report["alerts_pending"] = self.store.count_pending_alerts()
+            report["store"] = "ok"
+        except Exception as exc:
+            report["store"] = f"failing: {type(exc).__name__}"
+        scheduler = self.scheduler.health() if self.scheduler is not None else {"ok": False, "scheduler": "absent"}
+        report["ok"] = report["store"] == "ok" and bool(scheduler.pop("ok"))
+        report.update(scheduler)
+        return report
 
     async def poll_feed(self, feed_id: int) -> PollReport | None:
         """Poll one feed and wake the sender when alerts were queued (the scheduler's job)."""
@@ -240,12 +323,26 @@ class App:
         """Run the bot until `stop` is set (or the console chat ends)."""
         for line in await self.start_platforms():
             announce(line)
-        scheduler = FeedScheduler(self.poll_feed)
-        feeds = await asyncio.to_thread(self.store.list_feeds)
-        configured = {f.url for f in self.settings.feeds}
-        scheduler.start([f for f in feeds if f.url in configured])
+        health = self.settings.feed_health
+        notifier = HealthNotifier(
+            self.store, self.sender.send_reply, alert_after_s=health.alert_after_s, default_lang=self._default_lang
+        )
+        scheduler = FeedScheduler(
+            self.store,
+            self.poll_feed,
+            wanted=self.wants_feed,
+            policy=FeedPolicy(adaptive=health.adaptive, max_backoff_s=health.max_backoff_s),
+            notifier=notifier,
+        )
+        self.scheduler = scheduler
+        await scheduler.start()
         self._stack.callback(scheduler.shutdown)
         scheduler.add_periodic("digests", self.digests.run_due, DIGEST_CHECK_S)
+        scheduler.add_periodic("gauges", self.refresh_gauges, GAUGES_EVERY_S, first_in_s=0)
+        if self.settings.storage.retention_days > 0:
+            scheduler.add_periodic("retention", self.apply_retention, RETENTION_EVERY_S, first_in_s=60)
+        scheduler.add_periodic("maintenance", self.maintain, MAINTENANCE_EVERY_S, first_in_s=3600)
+        await self._start_metrics(announce)
         sender_task = asyncio.create_task(self.sender.run(stop))
         waits = [asyncio.create_task(stop.wait())]
         if self.console is not None:
@@ -254,8 +351,23 @@ class App:
         stop.set()
         for task in waits:
             task.cancel()
-        scheduler.shutdown()
+        await scheduler.stop(grace_s=POLL_GRACE_S)
         await sender_task
+
+    async def _start_metrics(self, announce: Callable[[str], None]) -> None:
+        settings = self.settings.metrics
+        if not settings.enabled:
+            return
+        server = MetricsServer(self.metrics, self.health, host=settings.host, port=settings.port)
+        try:
+            await server.start()
+        except OSError as exc:
+            # Metrics are for the operator: a busy port is logged loudly, it does not stop the bot.
+            log.error("metrics server not started on %s:%d: %s", settings.host, settings.port, exc)
+            return
+        self.metrics_server = server
+        self._stack.push_async_callback(server.stop)
+        announce(f"metrics: http://{settings.host}:{server.port}/metrics and /healthz")
 
     async def _console_done(self, after: Callable[[], Awaitable[None]] | None) -> None:
         assert self.console is not None

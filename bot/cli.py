@@ -67,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     trend.add_argument("names", nargs="+", metavar="NAME", help="up to 5 names (quote a name of several words)")
     trend.add_argument("--since", default=None, help="30d (default), 12w, or a date such as 2026-10-01")
     trend.add_argument("--out", required=True, metavar="FILE.png", help="where to write the chart")
+
+    feeds = sub.add_parser("feeds", help="import or export the feed list as OPML")
+    feeds_what = feeds.add_subparsers(dest="feeds_command", metavar="ACTION")
+    feeds_import = feeds_what.add_parser("import", help="add the feeds of an OPML file (polled at the next start "
+                                         "or within seconds by a running bot)")
+    feeds_import.add_argument("file", metavar="FILE.opml")
+    feeds_import.add_argument("--interval", default="10m", help="polling interval of the new feeds (default 10m)")
+    feeds_export = feeds_what.add_parser("export", help="write the polled feeds as OPML")
+    feeds_export.add_argument("--out", metavar="FILE.opml", default=None, help="write here instead of stdout")
     return parser
 
 
@@ -144,6 +153,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _reindex(_settings(args))
     if command == "trend":
         return _trend(_settings(args), args.names, args.since, Path(args.out))
+    if command == "feeds":
+        if args.feeds_command == "import":
+            return _feeds_import(_settings(args), Path(args.file), args.interval)
+        if args.feeds_command == "export":
+            return _feeds_export(_settings(args), Path(args.out) if args.out else None)
+        raise UsageError("say what to do: veille feeds import FILE.opml, or veille feeds export [--out FILE.opml]")
     raise UsageError(f"unknown command {command!r}")
 
 
@@ -302,6 +317,73 @@ def _trend(settings: Settings, names: list[str], since: str | None, out: Path) -
     totals = ", ".join(f"{s.name} {s.total}" for s in trend.series)
     print(f"{out}: {len(trend.days)} days from {trend.since:%Y-%m-%d}: {totals}")
     return EXIT_OK
+
+def _feeds_import(settings: Settings, path: Path, interval: str) -> int:
+    from bot.config import parse_duration
+    from bot.opml import OPMLError, parse_opml
+    from bot.progress import ProgressBar
+    from bot.store import open_store
+
+    try:
+        interval_s = parse_duration(interval)
+    except ValueError as exc:
+        raise UsageError(f"--interval: {exc}") from None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        found = parse_opml(data)
+    except OPMLError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    skipped = list(found.skipped)
+    added = 0
+    store = open_store(settings.storage)
+    try:
+        bar = ProgressBar(total=len(found.feeds), label="import")
+        for done, entry in enumerate(found.feeds, 1):
+            feed, created = store.add_feed(entry.url, entry.title[:200], interval_s, "opml")
+            if created:
+                added += 1
+            else:
+                skipped.append(f"{entry.title}: already polled as {feed.name!r} ({entry.url})")
+            bar.update(done)
+        bar.finish()
+    finally:
+        store.close()
+    for reason in skipped:
+        print(f"  skipped: {reason}", file=sys.stderr)
+    print(f"{path}: {added} feeds added, {len(skipped)} skipped")
+    return EXIT_OK
+
+
+def _feeds_export(settings: Settings, out: Path | None) -> int:
+    from bot.opml import export_opml
+    from bot.store import open_store
+
+    if out is not None and not out.parent.is_dir():
+        raise UsageError(f"--out {out}: no such folder {out.parent}")
+    store = open_store(settings.storage)
+    try:
+        store.sync_feeds([(f.url, f.name, f.interval_s) for f in settings.feeds])
+        configured = {f.url for f in settings.feeds}
+        states = store.feed_states()
+        feeds = [
+            (feed.name, feed.url)
+            for feed in store.list_feeds()
+            if feed.url in configured or (feed.id in states and states[feed.id].origin != "config")
+        ]
+    finally:
+        store.close()
+    document = export_opml(feeds)
+    if out is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(document)
+        print(f"{out}: {len(feeds)} feeds")
+    return EXIT_OK
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -52,6 +52,9 @@ class FetchSettings:
 class StorageSettings:
     path: str = "veille.db"
     retention_days: int = 0  # 0 keeps everything
+    # postgresql://user@host/db: PostgreSQL instead of the SQLite file (issue 9). Keep the password out of
+    # the YAML: libpq reads it from PGPASSWORD or ~/.pgpass.
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,21 @@ class CommandSettings:
 
 
 @dataclass(frozen=True)
+class FeedHealthSettings:
+    # `feed_health`, not `feeds`: `feeds` is already the list of feeds.
+    alert_after_s: int = 6 * 3600  # a feed failing this long is reported once to its chats
+    max_backoff_s: int = 6 * 3600  # the longest wait between two polls of a failing feed (never gives up)
+    adaptive: bool = True  # adapt each feed's interval to how often it publishes (within 1/4x..4x, <= 24h)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool = False  # config.yaml turns it on; the Docker healthcheck needs it
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(frozen=True)
 class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -137,6 +155,8 @@ class Settings:
     allowed_chats: tuple[ChatRef, ...] = ()
     commands: CommandSettings = field(default_factory=CommandSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    feed_health: FeedHealthSettings = field(default_factory=FeedHealthSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     source_path: str = ""
 
     def token(self, env_name: str) -> str | None:
@@ -374,7 +394,10 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
     storage_settings = StorageSettings(
         path=storage.string("path", StorageSettings.path),
         retention_days=storage.number("retention_days", 0, integer=True),
+        url=storage.string("url", "") if storage.get("url") is not None else "",
     )
+    if storage_settings.url and not storage_settings.url.startswith(("postgresql://", "postgres://")):
+        storage.fail("url", "must be a postgresql://user@host/database URL (or absent for the SQLite file)")
     storage.finish()
 
     fetch = root.section("fetch")
@@ -463,6 +486,26 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
 
     alerts_settings = _read_alerts(root.section("alerts"))
 
+    health = root.section("feed_health")
+    health_settings = FeedHealthSettings(adaptive=health.boolean("adaptive", True))
+    for key, attr in (("alert_after", "alert_after_s"), ("max_backoff", "max_backoff_s")):
+        try:
+            value = parse_duration(health.get(key, getattr(FeedHealthSettings, attr)))
+            health_settings = _replace(health_settings, **{attr: value})
+        except ValueError as exc:
+            health.fail(key, str(exc))
+    health.finish()
+
+    met = root.section("metrics")
+    metrics_settings = MetricsSettings(
+        enabled=met.boolean("enabled", MetricsSettings.enabled),
+        host=met.string("host", MetricsSettings.host),
+        port=met.number("port", MetricsSettings.port, minimum=0, integer=True),
+    )
+    if metrics_settings.port > 65535:
+        met.fail("port", "must be at most 65535")
+    met.finish()
+
     root.finish()
     if problems:
         raise ConfigError(problems)
@@ -480,6 +523,8 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
         allowed_chats=allowed_chats,
         commands=command_settings,
         alerts=alerts_settings,
+        feed_health=health_settings,
+        metrics=metrics_settings,
         source_path=source_path,
     )
 
@@ -510,6 +555,12 @@ def load_settings(path: Path) -> Settings:
         db_path = (path.parent / settings.storage.path).resolve()
         settings = _replace_storage(settings, str(db_path))
     return settings
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, **changes)
 
 
 def _replace_storage(settings: Settings, db_path: str) -> Settings:

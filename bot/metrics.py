@@ -1,7 +1,9 @@
 """Prometheus metrics and a health endpoint, served on a local port for the operator's scraper.
 
 One `Metrics` object per process holds its own registry (no module-level default registry), created by the
-composition root and handed to the pipeline and the sender. `MetricsServer` serves:
+composition root and handed to the pipeline (fetches, failures by reason, articles, pipeline time) and the
+sender (alerts sent, failed attempts, send latency); the app refreshes the gauges (outbox depth, failing
+feeds, polls in flight) every few seconds. `MetricsServer` serves:
 
     GET /metrics   Prometheus text exposition format
     GET /healthz   200 {"status": "ok", ...} while the bot runs and its store answers; 503 otherwise
@@ -46,7 +48,10 @@ class Metrics:
             "veille_poll_seconds", "Time to poll one feed through the whole pipeline",
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60), registry=r,
         )
-        self.feeds_failing = Gauge("veille_feeds_failing", "Feeds whose last poll failed", registry=r)
+        self.feeds_failing = Gauge("veille_feeds_failing", "Feeds in a failing streak", registry=r)
+        self.feeds = Gauge("veille_feeds", "Feeds being polled", registry=r)
+        self.polls_in_flight = Gauge("veille_polls_in_flight", "Feed polls running now", registry=r)
+        self.retention_deleted = Counter("veille_retention_deleted", "Articles deleted by retention", registry=r)
         self.started = Gauge("veille_start_time_seconds", "Unix time the bot started", registry=r)
         self.started.set(time.time())
 

@@ -106,9 +106,9 @@ def parse_opml(data: bytes) -> OPMLImport:
                     result.skipped.append(f"{label or url}: listed twice")
                 else:
                     seen.add(url)
-                    result.feeds.append(
-                        OPMLFeed(url=url, title=label or _host(url), folders=folders, html_url=_attr(outline, "htmlUrl"))
-                    )
+                    html_url = _attr(outline, "htmlUrl")
+                    feed = OPMLFeed(url=url, title=label or _host(url), folders=folders, html_url=html_url)
+                    result.feeds.append(feed)
             # Folders are outlines without a feed URL; some readers also nest feeds under feeds.
             walk(outline, (*folders, label) if label and not url else folders)
 
@@ -137,6 +137,7 @@ def export_opml(feeds: list[tuple[str, str]], title: str = "Veille feeds", now: 
         "  <body>",
     ]
     for name, url in feeds:
-        lines.append(f"    <outline type=\"rss\" text={quoteattr(name)} title={quoteattr(name)} xmlUrl={quoteattr(url)}/>")
+        named = quoteattr(name)
+        lines.append(f'    <outline type="rss" text={named} title={named} xmlUrl={quoteattr(url)}/>')
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")

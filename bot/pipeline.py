@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from bot.alerts.matcher import SubscriptionMatcher
 from bot.config import Settings
 from bot.ingest.extract import extract_main_text, is_teaser
-from bot.ingest.fetch import Fetcher, FetchError
+from bot.ingest.fetch import Fetcher, FetchError, HTTPStatusError
 from bot.ingest.normalize import normalize_entry
 from bot.ingest.parse import FeedParseError, parse_feed
+from bot.metrics import Metrics
 from bot.models import Article, Feed
 from bot.nlp.entities import EntityExtractor, EntityMatcher
 from bot.nlp.language import LanguageDetector
@@ -47,6 +48,11 @@ class PollReport:
     duplicates: int = 0
     alerts: int = 0
     warnings: list[str] = field(default_factory=list)
+    # What the server and the feed ask about polling (read by the scheduler's adaptive policy).
+    ttl_s: int | None = None
+    cache_control: str | None = None
+    expires: str | None = None
+    retry_after: str | None = None
 
 
 class Pipeline:
@@ -60,8 +66,10 @@ class Pipeline:
         search: SearchService,
         matcher: SubscriptionMatcher,
         llm: LLMSummarizer | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.store = store
         self.fetcher = fetcher
         self.search = search
@@ -89,15 +97,23 @@ class Pipeline:
         """Poll one feed and store what is new; never raises."""
         report = PollReport(feed=feed)
         started = datetime.now(UTC)
+        reason = ""
         try:
             await self._poll(feed, report)
         except FetchError as exc:
             report.ok, report.error = False, exc.reason
+            reason = f"http_{exc.status}" if isinstance(exc, HTTPStatusError) else type(exc).__name__
+            if isinstance(exc, HTTPStatusError):
+                report.retry_after = exc.retry_after
         except FeedParseError as exc:
             report.ok, report.error = False, exc.reason
+            reason = "FeedParseError"
         except Exception as exc:  # a bug on one feed's content must not stop the others
             log.exception("feed poll failed", extra={"feed": feed.url})
             report.ok, report.error = False, f"internal error: {type(exc).__name__}"
+            reason = "internal"
+        if self.metrics is not None:
+            self._count(report, reason, (datetime.now(UTC) - started).total_seconds())
         if not report.ok:
             log.warning("feed failed: %s", report.error, extra={"feed": feed.url})
             await asyncio.to_thread(
@@ -105,8 +121,20 @@ class Pipeline:
             )
         return report
 
+    def _count(self, report: PollReport, reason: str, seconds: float) -> None:
+        assert self.metrics is not None
+        m = self.metrics
+        m.fetches.labels(outcome="failed" if not report.ok else "not_modified" if report.not_modified else "ok").inc()
+        if not report.ok:
+            m.fetch_failures.labels(reason=reason or "unknown").inc()
+        m.articles.inc(len(report.new))
+        m.duplicates.inc(report.duplicates)
+        m.alerts_queued.inc(report.alerts)
+        m.pipeline_seconds.observe(seconds)
+
     async def _poll(self, feed: Feed, report: PollReport) -> None:
         result = await self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        report.cache_control, report.expires = result.cache_control, result.expires
         health = FeedHealth(ok=True, etag=result.etag, last_modified=result.last_modified)
         if result.not_modified:
             report.not_modified = True
@@ -114,6 +142,7 @@ class Pipeline:
             return
         parsed = await asyncio.to_thread(parse_feed, result.body, result.final_url)
         report.warnings.extend(parsed.warnings)
+        report.ttl_s = parsed.ttl_s
         fetched_at = datetime.now(UTC)
         candidates: list[Article] = []
         for entry in parsed.entries:

@@ -153,6 +153,55 @@ _MESSAGES: dict[str, dict[str, str]] = {
                      "probably came after the article.",
                      "fr": "Correspond à « {query} » maintenant, mais aucune alerte n'a été enregistrée : "
                      "l'abonnement (créé le {created}) est sans doute venu après l'article."},
+    # feed health, administration and operations (issue 7)
+    "feed.failing": {"en": "⚠️ The feed “{name}” has been failing since {since}: {error}. I keep retrying "
+                     "(next try {next}); /sources shows its state.",
+                     "fr": "⚠️ Le flux « {name} » échoue depuis le {since} : {error}. Je continue d'essayer "
+                     "(prochain essai {next}) ; /sources montre son état."},
+    "feed.recovered": {"en": "✅ The feed “{name}” works again (it had been failing since {since}).",
+                       "fr": "✅ Le flux « {name} » fonctionne de nouveau (il échouait depuis le {since})."},
+    "sources.next": {"en": "next poll {when}", "fr": "prochaine lecture {when}"},
+    "sources.backoff": {"en": "failing since {since}, retry after {until}: {error}",
+                        "fr": "en échec depuis le {since}, nouvel essai après {until} : {error}"},
+    "addfeed.usage": {"en": "Usage: /addfeed <url of a feed or of a web page that announces one>",
+                      "fr": "Usage : /addfeed <url d'un flux ou d'une page web qui en annonce un>"},
+    "addfeed.bad_url": {"en": "That is not an http(s) URL: {url}", "fr": "Ce n'est pas une URL http(s) : {url}"},
+    "addfeed.unreachable": {"en": "I could not fetch {url}: {reason}.", "fr": "Je n'ai pas pu lire {url} : {reason}."},
+    "addfeed.no_feed": {"en": "I found no feed at {url}: the page announces none and none of the usual "
+                        "addresses (/feed, /rss.xml...) answers with one.",
+                        "fr": "Je n'ai trouvé aucun flux à {url} : la page n'en annonce pas et aucune des adresses "
+                        "habituelles (/feed, /rss.xml...) n'en fournit."},
+    "addfeed.not_a_feed": {"en": "{url} is not a readable feed: {reason}.",
+                           "fr": "{url} n'est pas un flux lisible : {reason}."},
+    "addfeed.known": {"en": "I already poll that feed as “{name}”.",
+                      "fr": "Je lis déjà ce flux sous le nom « {name} »."},
+    "addfeed.preview": {"en": "Found “{title}” ({n} items) at {url}. Its latest item is below. Add it?",
+                        "fr": "Trouvé « {title} » ({n} articles) à {url}. Son dernier article est ci-dessous. "
+                        "L'ajouter ?"},
+    "addfeed.preview_empty": {"en": "Found “{title}” at {url}; it has no items yet. Add it?",
+                              "fr": "Trouvé « {title} » à {url} ; il n'a encore aucun article. L'ajouter ?"},
+    "addfeed.confirm_button": {"en": "Add this feed", "fr": "Ajouter ce flux"},
+    "addfeed.added": {"en": "Added “{name}”: its first poll starts within seconds (its current items are stored "
+                      "and searchable, only later ones are alerted).",
+                      "fr": "« {name} » ajouté : sa première lecture démarre dans quelques secondes (ses articles "
+                      "actuels sont archivés et cherchables, seuls les suivants sont signalés)."},
+    "removefeed.usage": {"en": "Which feed? Give its number, name or URL (see /sources).",
+                         "fr": "Quel flux ? Donnez son numéro, son nom ou son URL (voir /sources)."},
+    "removefeed.missing": {"en": "No feed “{what}”. See /sources.", "fr": "Aucun flux « {what} ». Voir /sources."},
+    "removefeed.config": {"en": "“{name}” comes from the configuration file: remove it there (it would come back "
+                          "at the next start).",
+                          "fr": "« {name} » vient du fichier de configuration : retirez-le là (il reviendrait au "
+                          "prochain démarrage)."},
+    "removefeed.done": {"en": "Removed “{name}”; its articles stay searchable.",
+                        "fr": "« {name} » retiré ; ses articles restent cherchables."},
+    "export.done": {"en": "{n} feeds, as OPML (any feed reader imports it).",
+                    "fr": "{n} flux, au format OPML (tout lecteur de flux l'importe)."},
+    "stats.text": {"en": "Feeds: {feeds} ({failing} failing)\nArticles: {articles}\nStories: {stories}\n"
+                   "Alerts sent today: {sent}\nAlerts waiting to be sent: {pending}\nFeed errors in the last "
+                   "24 h: {errors}",
+                   "fr": "Flux : {feeds} ({failing} en échec)\nArticles : {articles}\nActualités : {stories}\n"
+                   "Alertes envoyées aujourd'hui : {sent}\nAlertes en attente d'envoi : {pending}\nErreurs de "
+                   "flux sur 24 h : {errors}"},
 }
 
 

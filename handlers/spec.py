@@ -124,6 +124,24 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Pourquoi un article a été signalé ici ou non",
         (OptionSpec("url", "The article's URL", "L'URL de l'article", required=True),),
     ),
+    # feed administration and operations (issue 7)
+    CommandSpec(
+        "addfeed",
+        "Add a feed (or a page that announces one)",
+        "Ajouter un flux (ou une page qui en annonce un)",
+        (OptionSpec("url", "The feed's or the site's URL", "L'URL du flux ou du site", required=True),),
+        admin_only=True,
+    ),
+    CommandSpec(
+        "removefeed",
+        "Stop polling a feed",
+        "Arrêter de lire un flux",
+        (OptionSpec("feed", "Its number, name or URL", "Son numéro, son nom ou son URL", required=True,
+                    autocomplete=True),),
+        admin_only=True,
+    ),
+    CommandSpec("export", "Send the feed list as an OPML file", "Envoyer la liste des flux en fichier OPML"),
+    CommandSpec("stats", "Feeds, articles, alerts, errors in numbers", "Flux, articles, alertes, erreurs en chiffres"),
 )
 
 COMMANDS_BY_NAME = {spec.name: spec for spec in COMMANDS}

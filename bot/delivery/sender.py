@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +33,7 @@ from bot.alerts.policy import AlertDefaults, ChatPolicy
 from bot.delivery.errors import DeliveryError, MessageGone, MessageRejected, PermanentError, RetryLater
 from bot.delivery.ratelimit import Permit, RateLimiter
 from bot.messages import AlertMessage, Reply
+from bot.metrics import Metrics
 from bot.models import ChatRef
 from bot.platforms.base import ChatPlatform
 from bot.store.base import PendingAlert, Store
@@ -63,8 +65,10 @@ class Sender:
         alert_defaults: AlertDefaults | None = None,
         batch: int = 50,
         stop_grace_s: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.platforms = dict(platforms)
         self.default_lang = default_lang
         self.clock = clock
@@ -179,11 +183,31 @@ class Sender:
         finally:
             self._in_flight.discard(alert.chat)
 
+    async def _timed_send(
+        self, platform: ChatPlatform, alert: PendingAlert, message: AlertMessage, sources: int
+    ) -> str:
+        """Send or edit, counting the outcome and the platform's latency in the metrics."""
+        started = time.monotonic()
+        try:
+            message_id = await self._send_or_edit(platform, alert, message, sources)
+        except Exception as exc:
+            self._count_failure(exc)
+            raise
+        if self.metrics is not None:
+            self.metrics.send_latency.observe(time.monotonic() - started)
+            self.metrics.alerts_sent.labels(platform=alert.chat.platform).inc()
+        return message_id
+
+    def _count_failure(self, exc: Exception) -> None:
+        if self.metrics is not None:
+            kind = type(exc).__name__ if isinstance(exc, DeliveryError) else "unexpected"
+            self.metrics.alerts_failed.labels(kind=kind).inc()
+
     async def _attempt(
         self, platform: ChatPlatform, alert: PendingAlert, message: AlertMessage, sources: int, permit: Permit
     ) -> str:
         try:
-            message_id = await self._send_or_edit(platform, alert, message, sources)
+            message_id = await self._timed_send(platform, alert, message, sources)
         except RetryLater as exc:
             self.limiter.block(alert.chat, exc.retry_after)
             await self._retry(alert, exc.reason, exc.retry_after)

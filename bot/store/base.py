@@ -66,6 +66,31 @@ class PendingAlert:
     digested_at: datetime | None = None
 
 
+@dataclass(slots=True)
+class FeedState:
+    """A feed's schedule and health beyond its last poll: what the dispatcher and /sources need (issue 7)."""
+
+    feed_id: int
+    origin: str = "config"  # "config", "chat:<platform:id>" (/addfeed) or "opml"
+    next_poll_at: datetime | None = None  # None: due now
+    interval_s: int | None = None  # the adapted interval; None: the configured one
+    failing_since: datetime | None = None
+    backoff_until: datetime | None = None
+    notified_at: datetime | None = None  # when the one "feed failing" notice went out
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """The counts /stats shows."""
+
+    feeds: int
+    articles: int
+    stories: int
+    alerts_sent: int  # since the `since` given to stats()
+    alerts_pending: int
+    feed_errors: int  # failed polls since the `errors_since` given to stats()
+
+
 # The per-chat alert settings a chat may override; anything else is refused by set_chat_setting.
 CHAT_SETTINGS = ("timezone", "quiet_hours", "max_per_hour", "digest")
 
@@ -103,6 +128,42 @@ class Store(Protocol):
 
     def mark_primed(self, feed_id: int) -> None:
         """Note that the feed's initial backlog is stored, so later items are news."""
+        ...
+
+    # feed administration, schedule and health (issue 7)
+    def add_feed(self, url: str, name: str, interval_s: int, origin: str) -> tuple[Feed, bool]:
+        """Store a feed added at run time (chat, OPML); return it and whether it is new (False: URL known)."""
+        ...
+
+    def get_feed_by_url(self, url: str) -> Feed | None: ...
+
+    def remove_feed(self, feed_id: int) -> bool:
+        """Delete a feed and its schedule (its articles stay, detached); False when there is no such feed."""
+        ...
+
+    def feeds_version(self) -> int:
+        """Return a number that changes whenever a feed is added or removed."""
+        ...
+
+    def feed_states(self) -> dict[int, FeedState]:
+        """Return the schedule and health of every feed, by feed id."""
+        ...
+
+    def save_feed_state(self, state: FeedState) -> None:
+        """Persist a feed's schedule and health (next poll, interval, failing since, backoff, notice)."""
+        ...
+
+    def stats(self, since: datetime, errors_since: datetime) -> StoreStats:
+        """Count feeds, articles, stories, alerts sent since `since`, pending alerts, errors since `errors_since`."""
+        ...
+
+    def delete_articles_before(self, cutoff: datetime, limit: int = 1000) -> list[int]:
+        """Delete up to `limit` articles stored before `cutoff` (with their delivered alerts and emptied
+        stories; articles with alerts still pending or held stay); return the deleted ids."""
+        ...
+
+    def maintain(self, errors_before: datetime) -> None:
+        """Run routine database upkeep and forget poll errors older than `errors_before`."""
         ...
 
     # articles and stories

@@ -19,10 +19,12 @@ from bot.store.base import (
     CHAT_SETTINGS,
     ChatSettings,
     FeedHealth,
+    FeedState,
     InsertResult,
     PendingAlert,
     StoreCorrupt,
     StoreError,
+    StoreStats,
 )
 
 _ARTICLE_COLUMNS = (
@@ -152,6 +154,10 @@ class SQLiteStore:
                     "consecutive_failures = consecutive_failures + 1 WHERE id = ?",
                     (health.error or "unknown error", _iso(at), feed_id),
                 )
+                db.execute(
+                    "INSERT INTO feed_errors (feed_id, at, reason) SELECT id, ?, ? FROM feeds WHERE id = ?",
+                    (_iso(at), health.error or "unknown error", feed_id),
+                )
 
     def mark_primed(self, feed_id: int) -> None:
         """Note that the feed's initial backlog is stored, so later items are news."""
@@ -162,6 +168,124 @@ class SQLiteStore:
                 "WHERE id = ? AND primed = 0",
                 (feed_id,),
             )
+
+    # -- feed administration, schedule and health (issue 7) -------------------------------------
+
+    def add_feed(self, url: str, name: str, interval_s: int, origin: str) -> tuple[Feed, bool]:
+        """Store a feed added at run time (chat, OPML); return it and whether it is new (False: URL known)."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO feeds (url, name, interval_s, created_at, origin) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(url) DO NOTHING",
+                (url, name, interval_s, _iso(datetime.now(UTC)), origin),
+            )
+            created = cursor.rowcount > 0
+            row = db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return _feed(row), created
+
+    def get_feed_by_url(self, url: str) -> Feed | None:
+        """Return the feed with this exact URL, or None."""
+        rows = self._query("SELECT * FROM feeds WHERE url = ?", (url,))
+        return _feed(rows[0]) if rows else None
+
+    def remove_feed(self, feed_id: int) -> bool:
+        """Delete a feed and its schedule (its articles stay, detached); False when there is no such feed."""
+        with self._tx() as db:
+            return db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,)).rowcount > 0
+
+    def feeds_version(self) -> int:
+        """Return a number that changes whenever a feed is added or removed."""
+        rows = self._query("SELECT value FROM meta WHERE key = 'feeds_version'")
+        return int(rows[0][0]) if rows else 0
+
+    def feed_states(self) -> dict[int, FeedState]:
+        """Return the schedule and health of every feed, by feed id."""
+        rows = self._query(
+            "SELECT id, origin, next_poll_at, current_interval_s, failing_since, backoff_until, "
+            "failure_notified_at FROM feeds"
+        )
+        return {
+            row["id"]: FeedState(
+                feed_id=row["id"],
+                origin=row["origin"],
+                next_poll_at=_dt(row["next_poll_at"]),
+                interval_s=row["current_interval_s"],
+                failing_since=_dt(row["failing_since"]),
+                backoff_until=_dt(row["backoff_until"]),
+                notified_at=_dt(row["failure_notified_at"]),
+            )
+            for row in rows
+        }
+
+    def save_feed_state(self, state: FeedState) -> None:
+        """Persist a feed's schedule and health (next poll, interval, failing since, backoff, notice)."""
+
+        def opt(moment: datetime | None) -> str | None:
+            return _iso(moment) if moment else None
+
+        with self._tx() as db:
+            db.execute(
+                "UPDATE feeds SET next_poll_at = ?, current_interval_s = ?, failing_since = ?, backoff_until = ?, "
+                "failure_notified_at = ? WHERE id = ?",
+                (opt(state.next_poll_at), state.interval_s, opt(state.failing_since), opt(state.backoff_until),
+                 opt(state.notified_at), state.feed_id),
+            )
+
+    def stats(self, since: datetime, errors_since: datetime) -> StoreStats:
+        """Count feeds, articles, stories, alerts sent since `since`, pending alerts, errors since `errors_since`."""
+        row = self._query(
+            "SELECT (SELECT COUNT(*) FROM feeds), (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM stories), "
+            "(SELECT COUNT(*) FROM alerts WHERE sent_at >= ?), "
+            "(SELECT COUNT(*) FROM alerts WHERE state = 'pending'), "
+            "(SELECT COUNT(*) FROM feed_errors WHERE at >= ?)",
+            (_iso(since), _iso(errors_since)),
+        )[0]
+        return StoreStats(*(int(value) for value in row))
+
+    def delete_articles_before(self, cutoff: datetime, limit: int = 1000) -> list[int]:
+        """Delete up to `limit` articles stored before `cutoff` (with their delivered alerts and emptied
+        stories; articles with alerts still pending or held stay); return the deleted ids."""
+        with self._tx() as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM articles a WHERE stored_at < ? AND NOT EXISTS (SELECT 1 FROM alerts l "
+                    "WHERE l.article_id = a.id AND (l.state IN ('pending', 'held') OR l.edit_pending = 1)) "
+                    "ORDER BY id LIMIT ?",
+                    (_iso(cutoff), limit),
+                )
+            ]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            stories = [
+                row[0]
+                for row in db.execute(
+                    f"SELECT DISTINCT story_id FROM articles WHERE id IN ({marks}) AND story_id IS NOT NULL", ids
+                )
+            ]
+            db.execute(f"DELETE FROM alerts WHERE article_id IN ({marks})", ids)
+            db.execute(f"DELETE FROM articles WHERE id IN ({marks})", ids)
+            for story_id in stories:
+                db.execute(
+                    "DELETE FROM stories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM articles WHERE story_id = ?) "
+                    "AND NOT EXISTS (SELECT 1 FROM alerts WHERE story_id = ?)",
+                    (story_id, story_id, story_id),
+                )
+        return ids
+
+    def maintain(self, errors_before: datetime) -> None:
+        """Run routine database upkeep and forget poll errors older than `errors_before`."""
+        with self._tx() as db:
+            db.execute("DELETE FROM feed_errors WHERE at < ?", (_iso(errors_before),))
+        with self._lock:
+            try:
+                # optimize refreshes the planner's statistics where they went stale; the checkpoint folds the
+                # WAL back into the database file and truncates it, so the WAL does not grow for months.
+                self._db.execute("PRAGMA optimize")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"maintenance failed: {exc}") from exc
 
     # -- articles and stories -------------------------------------------------------------------
 

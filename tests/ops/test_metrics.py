@@ -20,11 +20,10 @@ async def test_metrics_are_valid_prometheus_text_with_the_counted_values() -> No
     server = MetricsServer(metrics, health=lambda: {"ok": True}, port=0)
     await server.start()
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{server.port}/metrics") as response:
-                assert response.status == 200
-                assert response.headers["Content-Type"].startswith("text/plain")
-                text = await response.text()
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{server.port}/metrics") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/plain")
+            text = await response.text()
     finally:
         await server.stop()
     samples = {

@@ -9,20 +9,30 @@ from pathlib import Path
 import pytest
 
 from bot.models import Article, ChatRef
-from bot.store.base import FeedHealth, StoreCorrupt
+from bot.store.base import FeedHealth, StoreCorrupt, StoreError
 from bot.store.sqlite import SQLiteStore
+from tests.store.pg import pg_schema_url
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-BACKENDS = ["sqlite"]
+# PostgreSQL runs when VEILLE_TEST_PG_URL names a server (.ci/run sets it), else it is skipped with the reason.
+BACKENDS = ["sqlite", "postgres"]
 # Alerts are due from the moment they are stored (real time); look a day past that.
 LATER = datetime.now(UTC) + timedelta(days=1)
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path):
-    backend = SQLiteStore(tmp_path / "veille.db")
-    yield backend
-    backend.close()
+    if request.param == "sqlite":
+        backend = SQLiteStore(tmp_path / "veille.db")
+        yield backend
+        backend.close()
+        return
+    from bot.store.postgres import PostgresStore
+
+    with pg_schema_url() as url:
+        backend = PostgresStore(url)
+        yield backend
+        backend.close()
 
 
 def make_article(n: int, **overrides: object) -> Article:
@@ -197,7 +207,7 @@ def test_a_failed_transaction_leaves_nothing_behind(store) -> None:
     chat = ChatRef("telegram", "1")
     bad = make_article(1)
     bad.story_id = 12345  # no such story: the foreign key fails inside the transaction
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises((sqlite3.IntegrityError, StoreError)):
         store.add_article(bad, alerts=[(chat, "q")])
     assert store.count_articles() == 0
     assert store.due_alerts(LATER) == []
@@ -284,3 +294,64 @@ def test_backlog_is_told_apart_from_later_articles(store) -> None:
     assert store.is_backlog(later.id) is False
     loose = store.add_article(make_article(3))
     assert store.is_backlog(loose.id) is None
+
+
+# -- feed administration, schedule and health (issue 7) --------------------------------------------------------
+
+
+def test_feeds_added_at_run_time_removed_and_versioned(store) -> None:
+    from bot.store.base import FeedState
+
+    store.sync_feeds([("https://a.example/feed", "A", 600)])
+    version = store.feeds_version()
+    feed, created = store.add_feed("https://b.example/rss", "B", 300, "chat:telegram:1")
+    assert created and (feed.name, feed.interval_s) == ("B", 300)
+    assert store.feeds_version() != version
+    again, created_again = store.add_feed("https://b.example/rss", "B twice", 60, "opml")
+    assert (again.id, again.name, created_again) == (feed.id, "B", False)
+    assert store.get_feed_by_url("https://b.example/rss").id == feed.id
+    assert store.get_feed_by_url("https://nope.example/") is None
+    states = store.feed_states()
+    assert states[feed.id] == FeedState(feed_id=feed.id, origin="chat:telegram:1")
+    assert states[store.list_feeds()[0].id].origin == "config"
+    saved = FeedState(feed_id=feed.id, origin="chat:telegram:1", next_poll_at=NOW, interval_s=150,
+                      failing_since=NOW - timedelta(hours=7), backoff_until=NOW, notified_at=NOW - timedelta(hours=1))
+    store.save_feed_state(saved)
+    assert store.feed_states()[feed.id] == saved
+    article = store.add_article(make_article(1, feed_id=feed.id))
+    before = store.feeds_version()
+    assert store.remove_feed(feed.id) and not store.remove_feed(feed.id)
+    assert store.feeds_version() != before
+    assert [f.name for f in store.list_feeds()] == ["A"]
+    assert store.get_article(article.id) is not None  # its articles stay searchable
+
+
+def test_stats_count_alerts_today_pending_and_errors(store) -> None:
+    feed = store.sync_feeds([("https://a.example/feed", "A", 600)])[0]
+    chat = ChatRef("telegram", "1")
+    one = store.add_article(make_article(1), alerts=[(chat, "q")])
+    store.add_article(make_article(2), alerts=[(chat, "q")])
+    alert = store.alert_for(chat, one.story_id)
+    store.mark_alert_sent(alert.id, "m1", 1, NOW)
+    store.record_poll(feed.id, FeedHealth(ok=False, error="HTTP 500"), NOW - timedelta(hours=30))
+    store.record_poll(feed.id, FeedHealth(ok=False, error="HTTP 503"), NOW - timedelta(hours=2))
+    stats = store.stats(since=NOW - timedelta(hours=1), errors_since=NOW - timedelta(hours=24))
+    assert (stats.feeds, stats.articles, stats.stories) == (1, 2, 2)
+    assert (stats.alerts_sent, stats.alerts_pending, stats.feed_errors) == (1, 1, 1)
+    store.maintain(errors_before=NOW - timedelta(hours=3))
+    assert store.stats(since=NOW, errors_since=NOW - timedelta(days=30)).feed_errors == 1
+
+
+def test_retention_deletes_old_articles_but_keeps_undelivered_alerts(store) -> None:
+    chat = ChatRef("telegram", "1")
+    sent = store.add_article(make_article(1), alerts=[(chat, "q")])
+    store.mark_alert_sent(store.alert_for(chat, sent.story_id).id, "m", 1, NOW)
+    pending = store.add_article(make_article(2), alerts=[(chat, "q")])
+    plain = store.add_article(make_article(3))
+    assert store.delete_articles_before(datetime.now(UTC) - timedelta(days=1)) == []
+    deleted = store.delete_articles_before(LATER)
+    assert sorted(deleted) == sorted([sent.id, plain.id])
+    assert store.get_article(pending.id) is not None and store.count_articles() == 1
+    assert store.count_stories() == 1  # the pending alert's story stays with it
+    assert store.alert_for(chat, sent.story_id) is None
+    assert store.count_pending_alerts() == 1
