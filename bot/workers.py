@@ -1,0 +1,272 @@
+"""Several worker processes sharing one PostgreSQL store: leases on feeds and on chats' outboxes.
+
+    worker 1 ┐                         ┌ feeds:   claim_feeds (FOR UPDATE SKIP LOCKED) ─► poll ─► release_feed
+    worker 2 ┼─► PostgreSQL (shared) ──┤
+    worker N ┘                         └ outbox:  claim_chats (FOR UPDATE SKIP LOCKED) ─► send in order ─► release
+
+A lease is an owner name and an expiry written on the row. A worker only polls the feeds and only sends
+to the chats it holds a lease on, so no feed is polled twice at once and a chat's alerts go out once and
+in order. A worker that dies leaves its leases behind; they expire after `lease_s` and another worker
+claims the work again. The lease on a chat is renewed before each batch of its alerts, so a long drain
+keeps it; `lease_s` must exceed the longest poll of one feed and the time one batch of alerts takes.
+
+What is shared and what is not: the store (articles, stories, alerts) is the system of record; the
+search index (tantivy) is per worker and catches up from the store (`SearchService.catch_up`);
+story grouping keeps its recent window per worker, reloaded from the store at start.
+
+At-least-once, as in one process: an alert the platform accepted is marked sent right away; a worker
+killed between the two (a few milliseconds) makes the next owner send it again.
+
+Errors: none of its own; store failures are StoreError (bot.store.base) and are logged and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.models import Article, ChatRef, Feed
+from bot.pipeline import PollReport
+from bot.store.base import PendingAlert
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_S = 120.0
+
+
+def worker_name() -> str:
+    """Return a name unique to this process across machines: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class LeasingStore(Protocol):
+    """The lease operations a shared store offers (PostgresStore)."""
+
+    def claim_feeds(self, owner: str, now: datetime, limit: int, lease_s: float) -> list[Feed]: ...
+
+    def release_feed(self, feed_id: int, owner: str, next_poll_at: datetime) -> bool: ...
+
+    def claim_chats(self, owner: str, now: datetime, limit: int, lease_s: float) -> list[ChatRef]: ...
+
+    def renew_chat(self, chat: ChatRef, owner: str, now: datetime, lease_s: float) -> bool: ...
+
+    def release_chat(self, chat: ChatRef, owner: str) -> None: ...
+
+    def due_alerts_for(self, chat: ChatRef, now: datetime, limit: int = 50) -> list[PendingAlert]: ...
+
+
+def supports_leases(store: object) -> bool:
+    """Tell whether a store can be shared by several workers."""
+    return all(hasattr(store, name) for name in ("claim_feeds", "release_feed", "claim_chats", "release_chat"))
+
+
+class LeasedOutbox:
+    """The store as the Sender sees it in a worker: only the chats this worker holds a lease on are due.
+
+    Every other operation goes to the store unchanged, so the Sender needs no change to share an outbox.
+    """
+
+    def __init__(
+        self, store: LeasingStore, owner: str, *, lease_s: float = DEFAULT_LEASE_S, chats: int = 100, batch: int = 5
+    ) -> None:
+        self._store = store
+        self.owner = owner
+        self.lease_s = lease_s
+        self.chats = chats
+        self.batch = batch
+
+    def due_chats(self, now: datetime) -> list[ChatRef]:
+        """Claim (or renew) the leases of up to `chats` chats with alerts due now; return them."""
+        return self._store.claim_chats(self.owner, now, self.chats, self.lease_s)
+
+    def due_alerts_for(self, chat: ChatRef, now: datetime, limit: int = 50) -> list[PendingAlert]:
+        """Return the chat's next alerts while this worker holds its lease; release it once drained."""
+        if not self._store.renew_chat(chat, self.owner, now, self.lease_s):
+            return []  # the lease expired and may be another worker's now: stop sending here
+        # Small batches: the lease is renewed per batch, so a batch must be sent well within one lease.
+        due = self._store.due_alerts_for(chat, now, min(limit, self.batch))
+        if not due:
+            self._store.release_chat(chat, self.owner)
+        return due
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+class FeedWorker:
+    """Polls the feeds this worker claims, concurrently, and hands each back with its next poll time."""
+
+    def __init__(
+        self,
+        store: LeasingStore,
+        poll: Callable[[Feed], Any],
+        owner: str,
+        *,
+        batch: int = 32,
+        lease_s: float = DEFAULT_LEASE_S,
+        idle_s: float = 1.0,
+        on_alerts: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.poll = poll
+        self.owner = owner
+        self.batch = batch
+        self.lease_s = lease_s
+        self.idle_s = idle_s
+        self.on_alerts = on_alerts
+        self.clock = clock
+        self.polled = 0
+
+    async def run_once(self) -> int:
+        """Claim one batch of due feeds, poll them and release them; return how many were polled."""
+        feeds = await asyncio.to_thread(self.store.claim_feeds, self.owner, self.clock(), self.batch, self.lease_s)
+        if not feeds:
+            return 0
+        await asyncio.gather(*(self._poll_one(feed) for feed in feeds))
+        return len(feeds)
+
+    async def _poll_one(self, feed: Feed) -> None:
+        try:
+            report: PollReport | None = await self.poll(feed)
+        except Exception:  # the pipeline never raises; this guards the lease bookkeeping anyway
+            log.exception("poll failed", extra={"feed": feed.url})
+            report = None
+        self.polled += 1
+        if report is not None and report.alerts:
+            self.on_alerts()
+        next_poll = self.clock() + timedelta(seconds=max(1, feed.interval_s))
+        try:
+            kept = await asyncio.to_thread(self.store.release_feed, feed.id, self.owner, next_poll)
+        except Exception:
+            log.exception("could not release a feed lease; it will expire", extra={"feed": feed.url})
+            return
+        if not kept:
+            log.warning("feed lease expired during the poll (raise the lease)", extra={"feed": feed.url})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll claimed feeds until `stop` is set, resting `idle_s` when none is due."""
+        while not stop.is_set():
+            try:
+                polled = await self.run_once()
+            except Exception:
+                log.exception("feed claim round failed; retrying")
+                polled = 0
+            if polled == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.idle_s)
+
+
+class ArticleFeed(Protocol):
+    """What the index follower reads from the shared store."""
+
+    def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Any: ...
+
+    def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
+
+    def max_article_id(self) -> int: ...
+
+
+class Indexer(Protocol):
+    """What the follower writes to: SearchService.index_new (an upsert by article id)."""
+
+    def index_new(self, articles: Sequence[Article]) -> int: ...
+
+
+class IndexFollower:
+    """Keeps this worker's search index consistent with a store that several workers write.
+
+    Catching up from the highest indexed id is not enough with concurrent writers: ids are handed out when
+    a transaction inserts but become visible when it commits, so worker A's id 41 can commit after worker
+    B's id 42 was already read. The follower remembers every id it skipped over (a "gap") and looks for
+    it again on each round until it appears (a late commit, indexed then) or `settle_s` has passed (an id
+    consumed by a rolled-back or duplicate insert, which will never appear). Indexing is an upsert, so
+    an article seen twice is indexed once.
+    """
+
+    def __init__(
+        self,
+        store: ArticleFeed,
+        index: Indexer,
+        *,
+        start_after: int,
+        settle_s: float = 120.0,
+        max_gaps: int = 100_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.watermark = start_after
+        self.settle_s = settle_s
+        self.max_gaps = max_gaps
+        self.clock = clock
+        self.gaps: dict[int, datetime] = {}
+
+    def sync(self) -> int:
+        """Index what other workers stored since the last round, late commits included; return how many."""
+        now = self.clock()
+        fresh = list(self.store.iter_articles(after_id=self.watermark))
+        seen = {a.id for a in fresh if a.id is not None}
+        top = max(seen, default=self.watermark)
+        for missing in range(self.watermark + 1, top):
+            if missing not in seen and len(self.gaps) < self.max_gaps:
+                self.gaps[missing] = now
+        self.watermark = top
+        late = self.store.get_articles(list(self.gaps)) if self.gaps else {}
+        for found in late:
+            self.gaps.pop(found, None)
+        horizon = now - timedelta(seconds=self.settle_s)
+        for gap in [g for g, first in self.gaps.items() if first < horizon]:
+            del self.gaps[gap]
+        articles = fresh + list(late.values())
+        return self.index.index_new(sorted(articles, key=lambda a: a.id or 0)) if articles else 0
+
+
+class WorkerApp(Protocol):
+    """The parts of bot.app.App a worker drives."""
+
+    store: Any
+    search: Any
+    pipeline: Any
+    sender: Any
+
+
+async def run_worker(
+    app: WorkerApp,
+    stop: asyncio.Event,
+    *,
+    owner: str | None = None,
+    lease_s: float = DEFAULT_LEASE_S,
+    batch: int = 32,
+    idle_s: float = 1.0,
+    index_every_s: float = 5.0,
+) -> FeedWorker:
+    """Run one worker of several until `stop` is set: poll claimed feeds, send claimed outboxes, follow the index."""
+    name = owner or worker_name()
+    store = app.store
+    if not supports_leases(store):
+        raise TypeError("workers need a store with leases (storage.url: postgresql://...)")
+    app.sender.store = LeasedOutbox(store, name, lease_s=lease_s)
+    feeds = FeedWorker(
+        store, app.pipeline.poll, name, batch=batch, lease_s=lease_s, idle_s=idle_s, on_alerts=app.sender.wake
+    )
+    follower = IndexFollower(store, app.search, start_after=max(0, store.max_article_id() - 1000))
+
+    async def follow() -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(follower.sync)
+            except Exception:
+                log.exception("search index follow-up failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=index_every_s)
+
+    log.info("worker %s started", name)
+    await asyncio.gather(feeds.run(stop), app.sender.run(stop, idle_s=idle_s), follow())
+    return feeds
