@@ -11,11 +11,21 @@ Three term forms come out of that:
 
 A query word matches when its French stem meets the French-stemmed text or its English stem meets the
 English-stemmed text, which works whatever the article's or the query's language.
+
+The index keeps both stems of a text in ONE field (`stem_tokens`), so a query word is a handful of plain
+term queries in one field, which tantivy can score fast and prune: a word whose two stems agree (most of
+them) gives the bare stem `march`, otherwise the pair `f:puc e:puce`. A query word (fr `p`, en `q`) then
+matches the terms `p`, `f:p`, `q`, `e:q` (`word_terms`), exactly the old "French stem or English stem".
 Keywords (source, lang, entity values) are folded whole, plus a compact form with only letters and
 digits, so `source:lemonde`, `source:"le monde"` and `source:Le-Monde` all meet "Le Monde".
+
+`text_stems` gives what the French and English analyzers give for a whole text, from its folded words,
+stemming each distinct word once and remembering it across texts (a bounded cache).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import tantivy
 
@@ -23,9 +33,14 @@ PLAIN = "veille_plain"
 FRENCH = "veille_fr"
 ENGLISH = "veille_en"
 KEYWORD = "veille_keyword"
+STEMS = "veille_stems"  # text already turned into stem tokens by `stem_tokens`: split on spaces only
+FR_MARK = "f:"
+EN_MARK = "e:"
 
 # Tantivy counts the limit in bytes; longer tokens are URLs, hashes or garbage, never useful search terms.
 MAX_TOKEN_BYTES = 40
+# Distinct words whose stems are remembered; news vocabulary fits, and a flood of rare tokens cannot grow it.
+STEM_CACHE_WORDS = 200_000
 
 
 def _builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzerBuilder:
@@ -38,9 +53,11 @@ def _builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzerBuilder:
 
 
 class Analyzers:
-    """The four text analyzers of the search index; cheap to build (microseconds) and stateless."""
+    """The four text analyzers of the search index; cheap to build (microseconds), stateless but for a stem cache."""
 
     def __init__(self) -> None:
+        self._fr_stems: dict[str, str] = {}
+        self._en_stems: dict[str, str] = {}
         self.plain = _builder(tantivy.Tokenizer.simple()).build()
         self.fr = _builder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.stemmer("french")).build()
         self.en = _builder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.stemmer("english")).build()
@@ -50,6 +67,7 @@ class Analyzers:
             .filter(tantivy.Filter.ascii_fold())
             .build()
         )
+        self.stems = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
 
     def register(self, index: tantivy.Index) -> None:
         """Register the analyzers under the names the schema uses (tantivy does not persist them)."""
@@ -57,6 +75,7 @@ class Analyzers:
         index.register_tokenizer(FRENCH, self.fr)
         index.register_tokenizer(ENGLISH, self.en)
         index.register_tokenizer(KEYWORD, self.keyword)
+        index.register_tokenizer(STEMS, self.stems)
 
     def words(self, text: str) -> list[str]:
         """Split `text` into folded, lower-cased words."""
@@ -71,6 +90,45 @@ class Analyzers:
         """Return the English stem of one folded word."""
         stems = self.en.analyze(word)
         return stems[0] if stems else word
+
+    def text_stems(self, words: Iterable[str], text: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Return the French and English stems of `text`, given its folded words (`self.words(text)`)."""
+        distinct = set(words)
+        fr, en = self._fr_stems, self._en_stems
+        missing = distinct.difference(fr)
+        if missing:
+            if len(fr) + len(missing) > STEM_CACHE_WORDS:
+                fr.clear()
+                en.clear()
+                missing = distinct
+            for word in missing:
+                # Analysing the word alone gives what it gives inside the text only when the tokenizer and the
+                # filters leave it as it is: one token of ASCII lower-case letters and digits, short enough.
+                if not (word.isascii() and word.isalnum() and word.lower() == word and len(word) < MAX_TOKEN_BYTES):
+                    return frozenset(self.fr.analyze(text)), frozenset(self.en.analyze(text))
+                fr_stems, en_stems = self.fr.analyze(word), self.en.analyze(word)
+                if len(fr_stems) != 1 or len(en_stems) != 1:
+                    return frozenset(self.fr.analyze(text)), frozenset(self.en.analyze(text))
+                fr[word], en[word] = fr_stems[0], en_stems[0]
+        try:
+            return frozenset(map(fr.__getitem__, distinct)), frozenset(map(en.__getitem__, distinct))
+        except KeyError:  # another thread emptied the cache in between
+            return frozenset(self.fr.analyze(text)), frozenset(self.en.analyze(text))
+
+    def stem_tokens(self, text: str) -> str:
+        """Return `text` as space-separated stem tokens: `stem` when both stems agree, else `f:fr e:en`."""
+        fr = self.fr.analyze(text)
+        en = self.en.analyze(text)
+        if len(fr) != len(en):  # never seen (stemmers keep every token); stay correct anyway
+            return " ".join([FR_MARK + a for a in fr] + [EN_MARK + b for b in en])
+        return " ".join([a if a == b else f"{FR_MARK}{a} {EN_MARK}{b}" for a, b in zip(fr, en, strict=True)])
+
+    @staticmethod
+    def word_terms(fr: str, en: str) -> tuple[str, ...]:
+        """Return the stem-field terms a query word with these stems matches (see `stem_tokens`)."""
+        if fr == en:
+            return (fr, FR_MARK + fr, EN_MARK + en)
+        return (fr, FR_MARK + fr, en, EN_MARK + en)
 
     def keyword_forms(self, value: str) -> tuple[str, str]:
         """Return the folded whole value and its compact form (letters and digits only)."""

@@ -127,7 +127,6 @@ class MatchDoc:
     plain: frozenset[str]
     # Title and text apart, as in the index, so a phrase never spans the two.
     sequences: tuple[tuple[str, ...], ...]
-    positions: tuple[dict[str, tuple[int, ...]], ...]
     source: frozenset[str]
     source_words: tuple[str, ...]
     lang: str
@@ -138,26 +137,18 @@ class MatchDoc:
     def from_article(cls, article: Article, analyzers: Analyzers | None = None) -> MatchDoc:
         """Analyse an article's title, text and metadata the way the search index does."""
         an = analyzers or Analyzers()
-        sequences: list[tuple[str, ...]] = []
-        positions: list[dict[str, tuple[int, ...]]] = []
-        for part in (article.title, article.text):
-            words = tuple(an.words(part))
-            sequences.append(words)
-            where: dict[str, list[int]] = {}
-            for i, word in enumerate(words):
-                where.setdefault(word, []).append(i)
-            positions.append({w: tuple(p) for w, p in where.items()})
-        both = f"{article.title}\n{article.text}"
+        title, text = tuple(an.words(article.title)), tuple(an.words(article.text))
+        # The stemmed forms of "title\ntext" are those of its folded words: each distinct word stemmed once.
+        fr, en = an.text_stems(title + text, f"{article.title}\n{article.text}")
         source_forms = an.keyword_forms(article.source)
         entities: set[str] = set()
         for entity in article.entities:
             entities.update(f for f in an.keyword_forms(entity) if f)
         return cls(
-            fr=frozenset(an.fr.analyze(both)),
-            en=frozenset(an.en.analyze(both)),
-            plain=frozenset(sequences[0]) | frozenset(sequences[1]),
-            sequences=tuple(sequences),
-            positions=tuple(positions),
+            fr=fr,
+            en=en,
+            plain=frozenset(title).union(text),
+            sequences=(title, text),
             source=frozenset(f for f in source_forms if f),
             source_words=tuple(an.words(article.source)),
             lang=an.keyword_forms(article.lang or "und")[0],
@@ -170,24 +161,22 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _contains_phrase(
-    sequence: tuple[str, ...],
-    positions: dict[str, tuple[int, ...]],
-    words: tuple[str, ...],
-    prefix_last: bool,
-) -> bool:
+def _contains_phrase(sequence: tuple[str, ...], words: tuple[str, ...], prefix_last: bool) -> bool:
     n = len(words)
     if prefix_last and n == 1:
         return any(token.startswith(words[0]) for token in sequence)
     exact = n - 1 if prefix_last else n
-    for start in positions.get(words[0], ()):
-        if start + n > len(sequence):
-            break
+    first, stop, start = words[0], max(len(sequence) - n + 1, 0), -1  # a negative stop would count from the end
+    while True:
+        # tuple.index scans at C speed: no per-article table of word positions to build.
+        try:
+            start = sequence.index(first, start + 1, stop)
+        except ValueError:
+            return False
         if all(sequence[start + k] == words[k] for k in range(1, exact)) and (
             not prefix_last or sequence[start + n - 1].startswith(words[-1])
         ):
             return True
-    return False
 
 
 def _match(node: Node, doc: MatchDoc) -> bool:
@@ -198,16 +187,11 @@ def _match(node: Node, doc: MatchDoc) -> bool:
         case Prefix():
             return any(w.startswith(node.plain) for w in doc.plain)
         case Phrase():
-            return any(
-                _contains_phrase(seq, pos, node.words, node.prefix_last)
-                for seq, pos in zip(doc.sequences, doc.positions, strict=True)
-            )
+            return any(_contains_phrase(seq, node.words, node.prefix_last) for seq in doc.sequences)
         case FieldFilter(name="source"):
             if node.folded in doc.source or node.compact in doc.source:
                 return True
-            return bool(node.words) and _contains_phrase(
-                doc.source_words, _positions(doc.source_words), node.words, False
-            )
+            return bool(node.words) and _contains_phrase(doc.source_words, node.words, False)
         case FieldFilter(name="lang"):
             return node.folded == doc.lang
         case FieldFilter():
@@ -223,13 +207,6 @@ def _match(node: Node, doc: MatchDoc) -> bool:
         case Or():
             return any(_match(child, doc) for child in node.children)
     return False
-
-
-def _positions(words: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
-    where: dict[str, list[int]] = {}
-    for i, word in enumerate(words):
-        where.setdefault(word, []).append(i)
-    return {w: tuple(p) for w, p in where.items()}
 
 
 # ---- the query ---------------------------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.alerts.matcher import SubscriptionCompiler, SubscriptionIndex, SubscriptionMatcher
+from bot.alerts.matcher import CompiledSubscription, SubscriptionCompiler, SubscriptionIndex, SubscriptionMatcher
 from bot.models import Article, ChatRef
 from bot.search.analysis import Analyzers
 from bot.search.query import MatchDoc
@@ -128,3 +128,127 @@ def test_the_index_finds_exactly_what_testing_every_query_finds(
     one = doc(article(title or "x", text, source=source, lang=lang, entities=entities))
     expected = [s.id for s in subs if s.parsed.matches(one)]
     assert [s.id for s in SubscriptionIndex(subs).matching(one)] == expected
+
+
+def test_a_chat_is_named_by_its_own_oldest_matching_subscription() -> None:
+    compiler = SubscriptionCompiler(ENTITIES, AN, clock=lambda: NOW)
+    a, b = ChatRef("telegram", "a"), ChatRef("telegram", "b")
+    # `nvidia` is older as a query (id 1) but chat b subscribed to it after its `broadcom` (id 2).
+    subs = [compiler.compile(1, a, "nvidia"), compiler.compile(2, b, "broadcom"), compiler.compile(3, b, "Nvidia")]
+    found = SubscriptionIndex(subs).match_chats(doc(article("Nvidia and Broadcom", "Both ship chips.")))
+    assert sorted(found, key=str) == [(a, "nvidia"), (b, "broadcom")]
+
+
+def test_the_same_query_written_differently_is_decided_once() -> None:
+    compiler = SubscriptionCompiler(ENTITIES, AN, clock=lambda: NOW)
+    texts = ["nvidia puce", "Puce NVIDIA", "puces nvidia", "nvidia AND puce"]
+    subs = [compiler.compile(i, ChatRef("telegram", str(i)), q) for i, q in enumerate(texts)]
+    index = SubscriptionIndex(subs)
+    assert index.distinct_queries == 1
+    found = index.match_chats(doc(article("Nvidia", "Une puce.", lang="fr")))
+    assert sorted(found, key=str) == [(s.chat, s.query) for s in subs]
+
+
+def test_each_conjunctive_form_is_decided_by_its_path() -> None:
+    compiler = SubscriptionCompiler(ENTITIES, AN, clock=lambda: NOW)
+    texts = {
+        "direct word": "broadcom",
+        "direct or": "openai OR nvidia",
+        "pair": "broadcom asic",
+        "pair missing": "broadcom rumeur",
+        "exclusion": "broadcom -rumeur",
+        "exclusion hit": "broadcom -asic",
+        "general": "broadcom asic custom -rumeur",
+        "or clause": "(openai OR nvidia) chips lang:en",
+        "phrase pair": '"custom asic"',
+        "long phrase": '"ships a custom"',
+        "prefix phrase": "custom-as*",
+        "short prefix": "cus*",
+        "long prefix": "semiconduct*",
+        "long prefix missing": "semiconductorx*",
+        "source words": 'source:"chip wire"',
+        "entity alias": "entity:avgo",
+        "since": "since:2026-11-01 broadcom",
+        "before": "before:2026-11-01 broadcom",
+    }
+    subs = [compiler.compile(i, ChatRef("telegram", name), q) for i, (name, q) in enumerate(texts.items())]
+    assert all(s.conjunctions is not None for s in subs)
+    one = doc(article("Broadcom ships a custom ASIC", "Nvidia answers with semiconductors and chips.",
+                      source="Chip Wire", entities=["Broadcom"]))
+    found = {chat.chat_id for chat, _ in SubscriptionIndex(subs).match_chats(one)}
+    assert found == {name for name, s in zip(texts, subs, strict=True) if s.parsed.matches(one)}
+    assert found == set(texts) - {"pair missing", "exclusion hit", "long prefix missing", "before"}
+
+
+def test_a_query_too_large_to_rewrite_keeps_its_tree_and_still_matches() -> None:
+    compiler = SubscriptionCompiler(ENTITIES, AN, clock=lambda: NOW)
+    # Six excluded pairs: NOT (a AND b) is (NOT a OR NOT b), and six of them multiply out to 64 conjunctions.
+    query = "chip -(asic custom) -(rain data) -(center puce) -(reseau avgo) -(openai rumeur) -(broadcom nvidia)"
+    sub = compiler.compile(1, ChatRef("telegram", "1"), query)
+    assert sub.conjunctions is None
+    index = SubscriptionIndex([sub])
+    hit = doc(article("A chip", "custom openai broadcom"))
+    missed = doc(article("A chip", "custom asic"))
+    assert index.matching(hit) == [sub] and sub.parsed.matches(hit)
+    assert index.matching(missed) == [] and not sub.parsed.matches(missed)
+
+
+def test_many_matching_queries_gather_their_chats_in_bulk() -> None:
+    compiler = SubscriptionCompiler(ENTITIES, AN, clock=lambda: NOW)
+    subs = []
+    for i in range(300):  # 150 distinct queries, well past the numpy threshold; 60 chats of 5 subscriptions
+        words = ["nvidia", f"topic{i % 150}"] if i % 3 else [f"topic{i % 150}"]
+        subs.append(compiler.compile(1000 - i, ChatRef("telegram", str(i % 60)), " ".join(words)))
+    text = " ".join(f"topic{k}" for k in range(0, 150, 2))
+    for title in ("Nvidia news", "Other news"):
+        one = doc(article(title, text))
+        expected: dict[ChatRef, CompiledSubscription] = {}
+        for sub in sorted(subs, key=lambda s: s.id):
+            if sub.parsed.matches(one):
+                expected.setdefault(sub.chat, sub)
+        found = SubscriptionIndex(subs).match_chats(one)
+        assert sorted(found, key=str) == sorted(((c, s.query) for c, s in expected.items()), key=str)
+        assert len(expected) >= 10
+
+
+rich_leaf = st.one_of(
+    query_leaf,
+    st.sampled_from(WORDS).flatmap(lambda w: st.integers(2, len(w) + 1).map(lambda k: w[:k] + "*")),
+    st.tuples(st.sampled_from(WORDS), st.sampled_from(WORDS)).map(lambda p: f"{p[0]}-{p[1][:4]}*"),
+    st.sampled_from(["before:2026-11-01", "since:2026-12-01", "since:30d", 'source:"chip wire"', "source:le"]),
+)
+rich_query = st.recursive(
+    rich_leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=3).map(" ".join),
+        st.lists(inner, min_size=2, max_size=3).map(lambda xs: "(" + " OR ".join(xs) + ")"),
+        st.tuples(inner, inner).map(lambda p: f"{p[0]} -({p[1]})"),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    queries=st.lists(st.tuples(rich_query, st.integers(0, 3)), min_size=1, max_size=16),
+    title=article_text,
+    text=article_text,
+    source=st.sampled_from(SOURCES),
+    lang=st.sampled_from(["fr", "en"]),
+    entities=st.lists(st.sampled_from(list(ENTITIES)), max_size=2, unique=True),
+    days=st.integers(-60, 60),
+)
+def test_every_chat_gets_exactly_its_oldest_matching_subscription(
+    queries: list[tuple[str, int]], title: str, text: str, source: str, lang: str, entities: list[str], days: int
+) -> None:
+    compiler = SubscriptionCompiler(ENTITIES, AN, clock=lambda: NOW)
+    subs = [compiler.compile(i, ChatRef("discord", str(chat)), q) for i, (q, chat) in enumerate(queries)]
+    one = doc(article(title or "x", text, source=source, lang=lang, entities=entities,
+                      published=NOW + timedelta(days=days)))
+    index = SubscriptionIndex(subs)
+    assert [s.id for s in index.matching(one)] == [s.id for s in subs if s.parsed.matches(one)]
+    expected: dict[ChatRef, str] = {}
+    for sub in subs:
+        if sub.parsed.matches(one):
+            expected.setdefault(sub.chat, sub.query)
+    assert dict(index.match_chats(one)) == expected
