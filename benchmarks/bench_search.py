@@ -13,6 +13,10 @@ same articles, then, each in a fresh child process so memory is that of a servin
     python -m benchmarks.bench_search --n 100000
     python -m benchmarks.bench_search --n 1000000 --dir /tmp/veille-bench-1m   # keeps the build
     python -m benchmarks.bench_search --n 1000000 --dir /tmp/veille-bench-1m --reuse   # queries only
+    python -m benchmarks.bench_search --n 1000000 --dir /tmp/veille-bench-1m --reindex  # new index, same archive
+
+--reindex rebuilds only the tantivy index, from the articles in the built store (after an index FORMAT
+change), keeping the store and the FTS5 baseline.
 """
 
 from __future__ import annotations
@@ -175,6 +179,48 @@ def build(n: int, seed: int, workdir: Path, with_fts: bool) -> dict[str, float]:
         result["fts_build_s"] = t_fts + time.perf_counter() - t0
         result["fts_mb"] = _du_mb(workdir / "fts.db")
     return result
+
+
+def reindex(workdir: Path) -> dict[str, float]:
+    """Rebuild only the tantivy index from the articles of the built store; return its time and size."""
+    import shutil
+    from datetime import datetime
+
+    from bot.search.index import SearchIndex
+
+    shutil.rmtree(workdir / "tantivy", ignore_errors=True)
+    index = SearchIndex.open(workdir / "tantivy", heap_bytes=256_000_000, threads=2)
+    # Plain SQL, not SQLiteStore: the bench's store needs no migration to be read.
+    db = sqlite3.connect(workdir / "store.db")
+    columns = "id, key, url, title, text, source, published, lang, entities, story_id"
+    t_read = t_index = 0.0
+    last, since_commit = 0, 0
+    while True:
+        t0 = time.perf_counter()
+        rows = db.execute(f"SELECT {columns} FROM articles WHERE id > ? ORDER BY id LIMIT 5000", (last,)).fetchall()
+        if not rows:
+            break
+        batch = [
+            Article(id=r[0], key=r[1], url=r[2], title=r[3], text=r[4], source=r[5],
+                    published=datetime.fromisoformat(r[6]), lang=r[7],
+                    entities=[e for e in r[8].split("\n") if e], story_id=r[9])
+            for r in rows
+        ]  # fmt: skip
+        last = rows[-1][0]
+        t1 = time.perf_counter()
+        t_read += t1 - t0
+        index.add(batch, replace=False)
+        since_commit += len(batch)
+        if since_commit >= 100_000:
+            index.commit()
+            since_commit = 0
+        t_index += time.perf_counter() - t1
+    t0 = time.perf_counter()
+    index.commit()
+    index.close()
+    db.close()
+    t_index += time.perf_counter() - t0
+    return {"tantivy_build_s": t_index, "store_read_s": t_read, "tantivy_mb": _du_mb(workdir / "tantivy")}
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -383,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fts", action="store_true", help="skip the SQLite FTS5 baseline")
     parser.add_argument("--reuse", action="store_true", help="query the archive already built in --dir")
     parser.add_argument("--build-only", action="store_true", help="build into --dir and stop")
+    parser.add_argument("--reindex", action="store_true", help="rebuild only the index of the archive in --dir")
     parser.add_argument("--no-page", action="store_true", help="skip the /search page measurement")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", choices=("tantivy", "fts", "page"), help=argparse.SUPPRESS)
@@ -391,16 +438,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(children[args.child](args.dir, args.repeat)))
         return 0
-    if (args.reuse or args.build_only) and args.dir is None:
-        parser.error("--reuse and --build-only need --dir")
+    if (args.reuse or args.build_only or args.reindex) and args.dir is None:
+        parser.error("--reuse, --reindex and --build-only need --dir")
     with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
         work = args.dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         built_file = work / "built.json"
-        if args.reuse:
+        if args.reuse or args.reindex:
             built = json.loads(built_file.read_text(encoding="utf-8"))
             if built.get("n") != args.n:
                 parser.error(f"{work} holds {built.get('n')} articles, not {args.n}")
+            if args.reindex:
+                built.update(reindex(work))
+                built_file.write_text(json.dumps(built), encoding="utf-8")
         else:
             built = build(args.n, args.seed, work, not args.no_fts)
             built["n"] = args.n

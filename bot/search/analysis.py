@@ -117,11 +117,41 @@ class Analyzers:
 
     def stem_tokens(self, text: str) -> str:
         """Return `text` as space-separated stem tokens: `stem` when both stems agree, else `f:fr e:en`."""
+        # The folded words and the stem cache: one analysis of the text instead of two (indexing's main cost).
+        words = self.words(text)
+        if self._learn_stems(set(words)):
+            fr_cache, en_cache = self._fr_stems, self._en_stems
+            try:
+                pairs = [(fr_cache[w], en_cache[w]) for w in words]
+            except KeyError:  # another thread emptied the cache in between
+                pass
+            else:
+                return " ".join([a if a == b else f"{FR_MARK}{a} {EN_MARK}{b}" for a, b in pairs])
         fr = self.fr.analyze(text)
         en = self.en.analyze(text)
         if len(fr) != len(en):  # never seen (stemmers keep every token); stay correct anyway
             return " ".join([FR_MARK + a for a in fr] + [EN_MARK + b for b in en])
         return " ".join([a if a == b else f"{FR_MARK}{a} {EN_MARK}{b}" for a, b in zip(fr, en, strict=True)])
+
+    def _learn_stems(self, distinct: set[str]) -> bool:
+        """Put the stems of these folded words in the cache; False when one cannot be stemmed alone."""
+        fr, en = self._fr_stems, self._en_stems
+        missing = distinct.difference(fr)
+        if not missing:
+            return True
+        if len(fr) + len(missing) > STEM_CACHE_WORDS:
+            fr.clear()
+            en.clear()
+            missing = distinct
+        for word in missing:
+            # Same rule as text_stems: alone, a word stems as in the text only if the analyzers leave it as is.
+            if not (word.isascii() and word.isalnum() and word.lower() == word and len(word) < MAX_TOKEN_BYTES):
+                return False
+            fr_stems, en_stems = self.fr.analyze(word), self.en.analyze(word)
+            if len(fr_stems) != 1 or len(en_stems) != 1:
+                return False
+            fr[word], en[word] = fr_stems[0], en_stems[0]
+        return True
 
     @staticmethod
     def word_terms(fr: str, en: str) -> tuple[str, ...]:

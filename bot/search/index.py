@@ -3,8 +3,8 @@
 Fields (analyzers in bot.search.analysis):
 
     article_id          i64, indexed + fast: deletes, upserts, the watermark
-    title_fr/title_en   stemmed title, term frequencies only (boosted x2 at query time)
-    body_fr/body_en     stemmed text, term frequencies only
+    stems               title and text as French and English stem tokens in ONE field, term frequencies
+                        only (see bot.search.analysis.stem_tokens); the title is added TITLE_REPEAT times
     words               folded, unstemmed title and text (two values) with positions: phrases, prefixes
     source_raw          whole source name, folded and compact; source_words: its words with positions
     lang, entities      folded keywords
@@ -13,14 +13,23 @@ Fields (analyzers in bot.search.analysis):
     story_id            i64, fast (0 when none)
     stored_text         the first 20,000 characters of the text, stored only: snippets
 
-Ranking: BM25 (title x2) times a recency factor, `FLOOR + (1 - FLOOR) * 0.5 ** (age_days / HALF_LIFE)`,
+Ranking: BM25 over `stems` (a title word counts TITLE_REPEAT times, so a title match beats a text match)
+times a recency factor, `FLOOR + (1 - FLOOR) * 0.5 ** (age_days / HALF_LIFE)`,
 half-life 7 days, floor 0.3: a fresh article wins at equal relevance, and an old one that matches far
 better still can. The factor is applied by re-ranking candidates: the best 200 by BM25 over the whole
 archive plus, when more documents match, the best 200 by BM25 among the last 21 days. Queries with filters
 only (`source:lemonde since:1d`) list newest first.
 
-The recent window is searched first. For words, AND, OR and exclusions the best BM25 any document can reach
-is bounded from the terms' document frequencies (idf x (1 + k1) per term); when that bound times the
+Why one field: a query word is then a few plain term queries on one field (`word_terms`; usually one term
+exists), not a max over four boosted fields, so each matching document costs one posting read and one
+BM25 term; for a common word over most of the archive that is most of the search time. Words and ORs
+translate to one flat disjunction of term queries (no nested unions, boosts or max-of wrappers). Tantivy's
+block-max WAND would skip more, but the Python bindings always collect through a MultiCollector, which
+scores every match; the recent-window bound below is what skips work.
+
+The recent window is searched first. For words, phrases, AND, OR and exclusions the best BM25 any document
+can reach is bounded from the terms' document frequencies (idf x (1 + k1) per term; a phrase, the sum of
+its words' idf x (1 + k1)); when that bound times the
 recency factor at the window's edge cannot beat the last article of the requested page, no older article
 can be on the page and the scan of the whole archive (most of the cost for a very common word) is skipped:
 the page is the same. The count then stops at what the window found when that is COUNT_CAP or more
@@ -55,7 +64,7 @@ import tantivy
 
 from bot.messages import HIGHLIGHT_END, HIGHLIGHT_START
 from bot.models import Article
-from bot.search.analysis import ENGLISH, FRENCH, KEYWORD, PLAIN, Analyzers
+from bot.search.analysis import KEYWORD, PLAIN, STEMS, Analyzers
 from bot.search.query import (
     And,
     DateFilter,
@@ -72,10 +81,10 @@ from bot.search.suggest import Vocabulary, write_atomically
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the schema or the analyzers change: the index is then rebuilt
+FORMAT = 2  # bump when the schema or the analyzers change: the index is then rebuilt
 STATE_FILE = "veille_search.json"
 VOCABULARY_FILE = "suggest.json"
-TITLE_BOOST = 2.0
+TITLE_REPEAT = 3  # a title occurrence weighs as three text ones (BM25 saturates: about 1.6x, not 3x)
 HALF_LIFE_DAYS = 7.0
 RECENCY_FLOOR = 0.3
 RERANK_WINDOW = 200
@@ -141,10 +150,7 @@ def _schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     # i64, not u64: the bindings turn a Python int into an i64 term, so deletes by term need i64.
     b.add_integer_field("article_id", stored=False, indexed=True, fast=True)
-    b.add_text_field("title_fr", tokenizer_name=FRENCH, index_option="freq")
-    b.add_text_field("title_en", tokenizer_name=ENGLISH, index_option="freq")
-    b.add_text_field("body_fr", tokenizer_name=FRENCH, index_option="freq")
-    b.add_text_field("body_en", tokenizer_name=ENGLISH, index_option="freq")
+    b.add_text_field("stems", tokenizer_name=STEMS, index_option="freq")
     b.add_text_field("words", tokenizer_name=PLAIN, index_option="position")
     b.add_text_field("source_raw", tokenizer_name=KEYWORD, index_option="basic")
     b.add_text_field("source_words", tokenizer_name=PLAIN, index_option="position")
@@ -307,10 +313,10 @@ class SearchIndex:
         doc = tantivy.Document()
         doc.add_integer("article_id", article.id or 0)
         title, text = article.title or "", article.text or ""
-        for name in ("title_fr", "title_en"):
-            doc.add_text(name, title)
-        for name in ("body_fr", "body_en"):
-            doc.add_text(name, text)
+        title_stems = self._analyzers.stem_tokens(title)
+        for _ in range(TITLE_REPEAT):
+            doc.add_text("stems", title_stems)
+        doc.add_text("stems", self._analyzers.stem_tokens(text))
         doc.add_text("words", title)
         doc.add_text("words", text)
         for form in {f for f in self._analyzers.keyword_forms(article.source) if f}:
@@ -413,8 +419,8 @@ class SearchIndex:
         offset = max(0, min(int(offset), MAX_OFFSET))
         now = _utc(now)
         try:
-            tq = self._translate(query.root)
             searcher = self._index.searcher()
+            tq = self._translate(query.root, searcher)
             if searcher.num_docs == 0:
                 return IndexResults([], 0)
             exact = True
@@ -439,7 +445,7 @@ class SearchIndex:
                 return {}
             tq = tantivy.Query.boolean_query(
                 [
-                    (tantivy.Occur.Must, self._translate(query.root)),
+                    (tantivy.Occur.Must, self._translate(query.root, searcher)),
                     (tantivy.Occur.Must, self._filter(self._date_range(since, until))),
                 ]
             )
@@ -524,17 +530,14 @@ class SearchIndex:
         """Return an upper bound of the BM25 score `node` can give any document, None when unknown."""
         match node:
             case Word():
-                def best(field_name: str, value: str) -> float:
-                    df = searcher.doc_freq(field_name, value)
-                    if df <= 0:
-                        return 0.0
-                    n = max(int(searcher.num_docs), df)
-                    # tantivy's BM25 term score is idf * (1 + k1) * tf / (tf + k1 * norm) < idf * (1 + k1).
-                    return math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * (1.0 + BM25_K1)
-
-                title = max(best("title_fr", node.fr), best("title_en", node.en))
-                body = max(best("body_fr", node.fr), best("body_en", node.en))
-                return TITLE_BOOST * title + body
+                # tantivy's BM25 term score is idf * (1 + k1) * tf / (tf + k1 * norm) < idf * (1 + k1).
+                terms = self._analyzers.word_terms(node.fr, node.en)
+                return sum(self._idf(searcher, "stems", t) for t in terms) * (1.0 + BM25_K1)
+            case Phrase(prefix_last=False):
+                # A phrase scores like one term whose idf is the sum of its words' idf, its frequency being
+                # the phrase's: below sum(idf) * (1 + k1). No document holds it when one word is missing.
+                idfs = [self._idf(searcher, "words", w) for w in node.words]
+                return 0.0 if 0.0 in idfs else sum(idfs) * (1.0 + BM25_K1)
             case FieldFilter() | DateFilter():
                 return 0.0
             case Not():
@@ -550,7 +553,16 @@ class SearchIndex:
                 if any(p is None for p in parts):
                     return None
                 return sum(p for p in parts if p is not None)
-        return None  # phrases and prefixes: their scores are not bounded here, so nothing is skipped
+        return None  # prefixes: their expansions are not known here, so nothing is skipped
+
+    @staticmethod
+    def _idf(searcher: tantivy.Searcher, field_name: str, term: str) -> float:
+        """Return tantivy's BM25 idf of `term` (0 when no document holds it)."""
+        df = searcher.doc_freq(field_name, term)
+        if df <= 0:
+            return 0.0
+        n = max(int(searcher.num_docs), df)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def _hits(
         self,
@@ -568,13 +580,14 @@ class SearchIndex:
         stories = searcher.fast_field_values("story_id", addresses)
         hits = []
         now_ts = now.timestamp()
+        scoring = query.has_scoring_terms  # walks the query tree: once per page, not once per hit
         for (score, addr), aid, ts, story in zip(ranked, ids, stamps, stories, strict=True):
             snippet = ""
             if snippets:
                 stored = searcher.doc(addr).get_first("stored_text") or b""
                 text = bytes(stored).decode("utf-8", errors="replace")
                 snippet = make_snippet(text, query, self._analyzers)
-            if not query.has_scoring_terms:
+            if not scoring:
                 score = recency_factor(float(ts or 0), now_ts)
             hits.append(
                 IndexHit(
@@ -618,18 +631,38 @@ class SearchIndex:
             return self._term(field_name, words[0])
         return tantivy.Query.phrase_query(self._schema, field_name, list(words))
 
-    def _translate(self, node: Node) -> tantivy.Query:
+    def _word_terms(self, node: Word, searcher: tantivy.Searcher | None) -> list[tantivy.Query]:
+        """Return the term queries of one word, without the terms no document holds (when known)."""
+        terms = self._analyzers.word_terms(node.fr, node.en)
+        if searcher is not None:
+            terms = tuple(t for t in terms if searcher.doc_freq("stems", t) > 0)
+        return [self._term("stems", t) for t in terms]
+
+    def _disjunction(self, node: Node, searcher: tantivy.Searcher | None, out: list[tantivy.Query]) -> None:
+        """Append the clauses of an OR (or a word) to `out`, words and nested ORs flattened to term queries."""
+        match node:
+            case Word():
+                out.extend(self._word_terms(node, searcher))
+            case Or():
+                for child in node.children:
+                    self._disjunction(child, searcher, out)
+            case _:
+                out.append(self._translate(node, searcher))
+
+    def _translate(self, node: Node, searcher: tantivy.Searcher | None = None) -> tantivy.Query:
         q = tantivy.Query
         should, must, must_not = tantivy.Occur.Should, tantivy.Occur.Must, tantivy.Occur.MustNot
         match node:
-            case Word():
-                title = q.disjunction_max_query(
-                    [self._term("title_fr", node.fr), self._term("title_en", node.en)]
-                )
-                body = q.disjunction_max_query(
-                    [self._term("body_fr", node.fr), self._term("body_en", node.en)]
-                )
-                return q.boolean_query([(should, q.boost_query(title, TITLE_BOOST)), (should, body)])
+            case Word() | Or():
+                # One flat disjunction of term queries in one field: scores add up as a nested OR's would,
+                # at the cost of one posting list per term and no wrapper scorers.
+                clauses: list[tantivy.Query] = []
+                self._disjunction(node, searcher, clauses)
+                if not clauses:
+                    return q.empty_query()
+                if len(clauses) == 1:
+                    return clauses[0]
+                return q.boolean_query([(should, c) for c in clauses])
             case Prefix():
                 # A prefix automaton over the term dictionary: every expansion, no regex from user text.
                 return self._phrase("words", (node.plain,), True)
@@ -654,17 +687,17 @@ class SearchIndex:
             case DateFilter():
                 return self._filter(self._date_range(None, node.at))
             case Not():
-                return q.boolean_query([(must, q.all_query()), (must_not, self._translate(node.child))])
+                return q.boolean_query([(must, q.all_query()), (must_not, self._translate(node.child, searcher))])
             case And():
-                clauses = [
-                    (must_not, self._translate(c.child)) if isinstance(c, Not) else (must, self._translate(c))
+                parts = [
+                    (must_not, self._translate(c.child, searcher))
+                    if isinstance(c, Not)
+                    else (must, self._translate(c, searcher))
                     for c in node.children
                 ]
-                if all(occur == must_not for occur, _ in clauses):
-                    clauses.append((must, q.all_query()))
-                return q.boolean_query(clauses)
-            case Or():
-                return q.boolean_query([(should, self._translate(c)) for c in node.children])
+                if all(occur == must_not for occur, _ in parts):
+                    parts.append((must, q.all_query()))
+                return q.boolean_query(parts)
         return q.empty_query()
 
 

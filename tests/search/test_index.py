@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.messages import HIGHLIGHT_END, HIGHLIGHT_START
-from bot.search.index import SearchIndex, SearchIndexError, make_snippet
+from bot.search.analysis import Analyzers
+from bot.search.index import FORMAT, SearchIndex, SearchIndexError, make_snippet
 from bot.search.query import MatchDoc, parse_query
 from tests.search.conftest import NOW, ListStore, corpus, make_article
 
@@ -45,6 +49,48 @@ def test_stems_and_accents_meet_in_both_directions(title: str, text: str, query:
     index.catch_up(store)
     assert found(index, query) == [1]
     assert parse_query(query, NOW).matches(MatchDoc.from_article(store.articles[0]))
+
+
+def test_stem_tokens_keep_one_token_when_both_stems_agree() -> None:
+    an = Analyzers()
+    tokens = an.stem_tokens("Marché des puces, réseaux running")
+    assert tokens == "march f:de e:des f:puc e:puce f:reseau e:reseaux f:running e:run"
+    assert an.word_terms("march", "march") == ("march", "f:march", "e:march")
+    assert an.word_terms("puc", "puce") == ("puc", "f:puc", "puce", "e:puce")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Marché des puces", "ÆSIR œuvre straße ½ café-crème İstanbul ﬁnance", "a" * 45 + " Été", "DŽ Ⅻ ②", "", "日本"],
+)
+def test_stem_tokens_from_the_cache_are_what_both_analyzers_give(text: str) -> None:
+    an = Analyzers()
+    an.stem_tokens(text)  # fills the cache
+    fr, en = an.fr.analyze(text), an.en.analyze(text)
+    expected = " ".join(a if a == b else f"f:{a} e:{b}" for a, b in zip(fr, en, strict=True))
+    assert an.stem_tokens(text) == expected
+
+
+# Words whose French and English stems differ (puces, réseaux, running, nationales) or agree (marché, chips).
+_VOCABULARY = "puce puces réseau réseaux running run runs marché marchés chips chip nationale nationales".split()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.sampled_from(_VOCABULARY), min_size=1, max_size=6), min_size=1, max_size=8),
+    words=st.lists(st.sampled_from(_VOCABULARY), min_size=1, max_size=3),
+    operator=st.sampled_from([" ", " OR ", " -"]),
+)
+def test_the_one_stem_field_matches_exactly_what_memory_matching_matches(
+    docs: list[list[str]], words: list[str], operator: str
+) -> None:
+    index = SearchIndex.open(None)
+    store = ListStore([make_article(" ".join(d[:2]), " ".join(d[2:])) for d in docs])
+    index.catch_up(store)
+    text = operator.join(words)
+    query = parse_query(text, NOW, index.analyzers)
+    by_memory = {a.id for a in store.articles if query.matches(MatchDoc.from_article(a, index.analyzers))}
+    assert set(found(index, text, limit=50)) == by_memory, text
 
 
 # ---- constructs and filters --------------------------------------------------------------------
@@ -234,7 +280,7 @@ def test_watermark_comes_from_the_index_when_the_state_file_is_stale(tmp_path: P
     index.catch_up(store)
     index.close()
     # As if the process died after tantivy's commit but before the state file was replaced.
-    (tmp_path / "veille_search.json").write_text('{"format": 1, "watermark": 2}')
+    (tmp_path / "veille_search.json").write_text(json.dumps({"format": FORMAT, "watermark": 2}))
     reopened = SearchIndex.open(tmp_path)
     assert reopened.watermark == 6
 
@@ -261,7 +307,7 @@ def test_other_format_is_emptied_and_refilled(tmp_path: Path) -> None:
     index = SearchIndex.open(tmp_path)
     index.catch_up(store)
     index.close()
-    (tmp_path / "veille_search.json").write_text('{"format": 0, "watermark": 6}')
+    (tmp_path / "veille_search.json").write_text(json.dumps({"format": FORMAT - 1, "watermark": 6}))
     reopened = SearchIndex.open(tmp_path)
     assert (reopened.watermark, reopened.doc_count()) == (0, 0)
     assert reopened.catch_up(store) == 6
