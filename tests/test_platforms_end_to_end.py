@@ -163,10 +163,12 @@ async def test_search_alerts_and_hostile_titles_on_both_platforms(world: World) 
     # A hostile title arrives on a feed that is already primed.
     world.hostile_items.append(HOSTILE_TITLE)
     hostile_tg = await world.telegram.wait_for_message(
-        TG_GROUP, predicate=lambda m: "@everyone" in m.text and "AAAA" in m.text, timeout=30
+        TG_GROUP, predicate=lambda m: "everyone" in m.text and "AAAA" in m.text, timeout=30
     )
     # Feed markup is stripped from titles at ingest; what remains is shown literally, never interpreted.
-    assert "Broadcom & *NVDA* _x_ @everyone <@123> `code`" in hostile_tg.text
+    shown = hostile_tg.text.replace("\u2060", "")  # the word joiner that keeps "@name" from being a mention
+    assert "Broadcom & *NVDA* _x_ @everyone <@123> `code`" in shown
+    assert "@everyone" not in hostile_tg.text
     # Only the formatting the renderer chose: no code, mention or other entity smuggled in by the title.
     assert {e["type"] for e in hostile_tg.entities} <= {"bold", "italic", "text_link", "url"}
     assert len(hostile_tg.text) <= 4096

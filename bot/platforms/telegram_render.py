@@ -34,6 +34,7 @@ ELLIPSIS = "…"
 # C0/C1 control characters other than tab and newline: Telegram drops or rejects them, and our own
 # highlight marks must never reach the wire.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_MENTION = re.compile(r"(?<!\w)@(?=\w)")
 _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"\s+")
 
@@ -76,8 +77,10 @@ def escape(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Remove control characters, highlight marks included, from outside text."""
-    return _CONTROL.sub("", text)
+    """Remove control characters (highlight marks included) and defuse @mentions in outside text."""
+    # Telegram turns "@name" into a mention that notifies that user; a word joiner after "@" keeps the text
+    # looking the same while no longer being a mention.
+    return _MENTION.sub("@\u2060", _CONTROL.sub("", text))
 
 
 def trim(text: str, limit: int) -> str:

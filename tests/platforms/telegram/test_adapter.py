@@ -210,7 +210,9 @@ async def test_hostile_title_is_accepted_by_the_strict_fake(
     assert len(HOSTILE_TITLE) == 5000
     alert = alert_for("301", title=HOSTILE_TITLE, summary=HOSTILE_TITLE, source="<b>Evil & Co</b>")
     message = telegram_fake.message(301, int(await telegram_bot.send_alert(alert)))
-    assert "@everyone <@123> & < >" in message.text and "<b>Evil & Co</b>" in message.text
+    shown = message.text.replace("\u2060", "")  # the word joiner that stops "@name" being a mention
+    assert "@everyone <@123> & < >" in shown and "<b>Evil & Co</b>" in shown
+    assert "@everyone" not in message.text
     assert len(message.text) <= 4096
     assert [e["type"] for e in message.entities].count("text_link") == 1
 
@@ -223,7 +225,7 @@ async def test_hostile_title_is_accepted_by_the_strict_fake(
     )
     texts = telegram_fake.transcript(302)
     assert all(0 < len(t) <= 4096 for t in texts)
-    assert "".join(texts).count("<@123>") > 100
+    assert "".join(texts).replace("\u2060", "").count("<@123>") > 100  # shown, minus the mention-stopping joiner
     assert all(r.status == 200 for r in telegram_fake.calls("sendMessage"))
 
 

@@ -63,7 +63,9 @@ def test_hostile_title_renders_safely_and_is_trimmed() -> None:
         AlertMessage(ChatRef("telegram", "1"), card(HOSTILE, summary=HOSTILE), query="<q>&")
     )
     parsed = parse_html(rendered)  # raises if anything leaked through as markup
-    assert "<@123>" in parsed.text and "@everyone" in parsed.text and "<q>&" in parsed.text
+    shown = parsed.text.replace("\u2060", "")  # a word joiner after "@" stops Telegram making a mention
+    assert "<@123>" in shown and "@everyone" in shown and "<q>&" in shown
+    assert "@everyone" not in parsed.text and "<@123>" not in parsed.text
     assert "\x02" not in parsed.text and "\x03" not in parsed.text
     assert len(parsed.text) < 1000
 
