@@ -43,6 +43,7 @@ from bot.search.index import SearchIndex
 from bot.search.service import SearchService
 from bot.store import open_store
 from bot.store.base import FeedState, Store
+from bot.workers import run_worker, supports_leases
 from handlers.context import HandlerContext
 from handlers.router import Router
 
@@ -327,23 +328,32 @@ class App:
         notifier = HealthNotifier(
             self.store, self.sender.send_reply, alert_after_s=health.alert_after_s, default_lang=self._default_lang
         )
+        # A shared store (PostgreSQL): feeds and outboxes are claimed with leases by run_worker, so this
+        # scheduler polls no feed itself and only runs the periodic jobs, each under a cluster-wide lock.
+        shared = supports_leases(self.store)
         scheduler = FeedScheduler(
             self.store,
             self.poll_feed,
-            wanted=self.wants_feed,
+            wanted=(lambda feed, state: False) if shared else self.wants_feed,
             policy=FeedPolicy(adaptive=health.adaptive, max_backoff_s=health.max_backoff_s),
             notifier=notifier,
         )
         self.scheduler = scheduler
         await scheduler.start()
         self._stack.callback(scheduler.shutdown)
-        scheduler.add_periodic("digests", self.digests.run_due, DIGEST_CHECK_S)
+        once = self._run_once if shared else (lambda name, job: job)
+        scheduler.add_periodic("digests", once("digests", self.digests.run_due), DIGEST_CHECK_S)
         scheduler.add_periodic("gauges", self.refresh_gauges, GAUGES_EVERY_S, first_in_s=0)
         if self.settings.storage.retention_days > 0:
-            scheduler.add_periodic("retention", self.apply_retention, RETENTION_EVERY_S, first_in_s=60)
-        scheduler.add_periodic("maintenance", self.maintain, MAINTENANCE_EVERY_S, first_in_s=3600)
+            retention = once("retention", self.apply_retention)
+            scheduler.add_periodic("retention", retention, RETENTION_EVERY_S, first_in_s=60)
+        scheduler.add_periodic("maintenance", once("maintenance", self.maintain), MAINTENANCE_EVERY_S, first_in_s=3600)
         await self._start_metrics(announce)
-        sender_task = asyncio.create_task(self.sender.run(stop))
+        if shared:
+            announce("workers: feeds and outboxes shared with the other processes through PostgreSQL leases")
+            sender_task = asyncio.create_task(run_worker(self, stop))
+        else:
+            sender_task = asyncio.create_task(self.sender.run(stop))
         waits = [asyncio.create_task(stop.wait())]
         if self.console is not None:
             waits.append(asyncio.create_task(self._console_done(after_console_closed)))
@@ -353,6 +363,23 @@ class App:
             task.cancel()
         await scheduler.stop(grace_s=POLL_GRACE_S)
         await sender_task
+
+    def _run_once(self, name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        """Wrap a periodic job so that, of several processes sharing the store, one runs it at a time."""
+
+        async def locked() -> None:
+            # Taking the lock opens a connection: off the event loop, like every other store call.
+            lock = self.store.job_lock(name)
+            mine = await asyncio.to_thread(lock.__enter__)
+            try:
+                if mine:
+                    await job()
+                else:
+                    log.debug("job %s runs in another process; skipped here", name)
+            finally:
+                await asyncio.to_thread(lock.__exit__, None, None, None)
+
+        return locked
 
     async def _start_metrics(self, announce: Callable[[str], None]) -> None:
         settings = self.settings.metrics

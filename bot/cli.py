@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     eval_stories.add_argument("--limit", type=int, default=None, help="use only the first N stories")
 
     sub.add_parser("reindex", help="rebuild the search index from the store")
+    migrate = sub.add_parser("migrate", help="copy a SQLite archive into an empty PostgreSQL database")
+    migrate.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///path/to/veille.db")
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user@host/database")
     trend = sub.add_parser("trend", help="chart daily mentions of names as a PNG")
     trend.add_argument("names", nargs="+", metavar="NAME", help="up to 5 names (quote a name of several words)")
     trend.add_argument("--since", default=None, help="30d (default), 12w, or a date such as 2026-10-01")
@@ -133,6 +136,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_ingest_once(_settings(args)))
     if command == "search":
         return _search(_settings(args), " ".join(args.query), args.limit, args.json)
+    if command == "migrate":
+        from bot.migrate import MigrateError, migrate
+
+        try:
+            print(migrate(args.source, args.target).line())
+        except MigrateError as exc:
+            print(f"veille migrate: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        return EXIT_OK
     if command == "run":
         settings = _settings(args)
         from bot.logs import setup_logging

@@ -9,6 +9,7 @@ Every backend passes the one contract suite in tests/store/test_contract.py. Err
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -112,6 +113,10 @@ class Store(Protocol):
     """The operations every layer needs from the system of record."""
 
     def close(self) -> None: ...
+
+    def job_lock(self, name: str) -> AbstractContextManager[bool]:
+        """Hold the lock of periodic job `name` while the block runs; yield False when another process holds it."""
+        ...
 
     # feeds
     def sync_feeds(self, feeds: Sequence[tuple[str, str, int]]) -> list[Feed]:

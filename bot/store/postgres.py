@@ -833,6 +833,24 @@ class PostgresStore:
                 (str(chat), owner),
             )
 
+    @contextmanager
+    def job_lock(self, name: str) -> Iterator[bool]:
+        """Hold a cluster-wide lock named `name` while the block runs; yield False when another process holds it.
+
+        A session advisory lock on a connection of its own: it is released when the block ends, or by the
+        server when the process dies, so a crashed worker never leaves a periodic job locked.
+        """
+        conn = self._connect()
+        try:
+            try:
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (f"veille:job:{name}",))
+                got = bool(row.fetchone()["got"])  # type: ignore[index]
+            except psycopg.Error as exc:
+                raise StoreError(str(exc).strip()) from exc
+            yield got
+        finally:
+            conn.close()  # ends the session, which releases the lock
+
 
 def _feed(row: Row) -> Feed:
     return Feed(

@@ -116,6 +116,11 @@ class SQLiteStore:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def job_lock(self, name: str) -> Iterator[bool]:
+        """Yield True: one process owns a SQLite file, so a periodic job never runs twice at once."""
+        yield True
+
     # -- feeds ----------------------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[tuple[str, str, int]]) -> list[Feed]:
