@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from bot.messages import Card
 from bot.models import Article
+from bot.nlp.summarize import truncate_at_word
 
 SUMMARY_CHARS = 280  # about two lines in a chat client
 
 
 def short_summary(article: Article, limit: int = SUMMARY_CHARS) -> str:
     """Return the article's summary (or its opening) cut at a word boundary within `limit` characters."""
-    text = (article.summary or article.text).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:") + "…"
+    return truncate_at_word((article.summary or article.text).strip(), limit)
 
 
 def article_card(article: Article, *, source_count: int = 1, snippet: str = "") -> Card:

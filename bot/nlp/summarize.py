@@ -510,7 +510,7 @@ class Summarizer:
             return ""
         chosen = self.select(candidates)
         if not chosen:
-            return _truncate(candidates[0].text, self.max_chars)
+            return truncate_at_word(candidates[0].text, self.max_chars)
         return " ".join(c.text for c in sorted(chosen, key=lambda c: c.index))
 
     def select(self, candidates: list[Candidate]) -> list[Candidate]:
@@ -543,8 +543,8 @@ def select(candidates: list[Candidate], model: ScorerWeights, max_sentences: int
     return chosen
 
 
-def _truncate(sentence: str, max_chars: int) -> str:
-    """Cut a sentence that is too long at the last word boundary and mark the cut."""
+def truncate_at_word(sentence: str, max_chars: int) -> str:
+    """Cut text longer than `max_chars` at the last word boundary and mark the cut with an ellipsis."""
     if len(sentence) <= max_chars:
         return sentence
     cut = sentence[: max_chars - 1]
