@@ -168,18 +168,20 @@ class Sender:
             held = await asyncio.to_thread(self._hold_if_needed, alert)
             if held:
                 return HELD
-        message, sources = await asyncio.to_thread(self._build, alert)
+        message, sources, shown = await asyncio.to_thread(self._build, alert)
         if message is None:
             # The story is gone (retention): nothing to say; mark it done so it does not block the chat.
             await asyncio.to_thread(self.store.mark_alert_sent, alert.id, alert.message_id or "", 0, self.clock())
             return SENT
         if alert.state == "sent" and alert.message_id and sources == alert.sources_sent:
-            await asyncio.to_thread(self.store.mark_alert_sent, alert.id, alert.message_id, sources, self.clock())
+            await asyncio.to_thread(
+                self.store.mark_alert_sent, alert.id, alert.message_id, sources, self.clock(), shown
+            )
             return SENT  # nothing new to show
         permit = await self.limiter.acquire(alert.chat)
         self._in_flight.add(alert.chat)
         try:
-            return await self._attempt(platform, alert, message, sources, permit)
+            return await self._attempt(platform, alert, message, sources, shown, permit)
         finally:
             self._in_flight.discard(alert.chat)
 
@@ -204,7 +206,13 @@ class Sender:
             self.metrics.alerts_failed.labels(kind=kind).inc()
 
     async def _attempt(
-        self, platform: ChatPlatform, alert: PendingAlert, message: AlertMessage, sources: int, permit: Permit
+        self,
+        platform: ChatPlatform,
+        alert: PendingAlert,
+        message: AlertMessage,
+        sources: int,
+        shown: list[int],
+        permit: Permit,
     ) -> str:
         try:
             message_id = await self._timed_send(platform, alert, message, sources)
@@ -231,7 +239,7 @@ class Sender:
             permit.done()
         # Shielded: once the platform accepted the message, recording it must not be cancelled.
         await asyncio.shield(
-            asyncio.to_thread(self.store.mark_alert_sent, alert.id, message_id, sources, self.clock())
+            asyncio.to_thread(self.store.mark_alert_sent, alert.id, message_id, sources, self.clock(), shown)
         )
         return SENT
 
@@ -273,14 +281,16 @@ class Sender:
         when = self.clock() + timedelta(seconds=max(0.0, wait_s))
         await asyncio.to_thread(self.store.mark_alert_retry, alert.id, reason, when)
 
-    def _build(self, alert: PendingAlert) -> tuple[AlertMessage | None, int]:
+    def _build(self, alert: PendingAlert) -> tuple[AlertMessage | None, int, list[int]]:
+        """Build the alert from its story as stored now; also return the source count and the articles shown."""
         articles = self.store.story_articles(alert.story_id)
         if not articles:
-            return None, 0
+            return None, 0, []
         card = story_card(articles)
         lang = self.store.get_chat_lang(alert.chat) or self.default_lang(alert.chat)
         message = AlertMessage(chat=alert.chat, card=card, query=alert.query, lang=lang)
-        return message, card.extra_sources + 1
+        # A source that joins while this message is in flight is not in `shown`: the store keeps an edit due.
+        return message, card.extra_sources + 1, [a.id for a in articles if a.id is not None]
 
     # -- other messages -----------------------------------------------------------------------------
 

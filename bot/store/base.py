@@ -244,7 +244,15 @@ class Store(Protocol):
 
     def count_pending_alerts(self) -> int: ...
 
-    def mark_alert_sent(self, alert_id: int, message_id: str, sources: int, at: datetime) -> None: ...
+    def mark_alert_sent(
+        self, alert_id: int, message_id: str, sources: int, at: datetime, shown: Sequence[int] | None = None
+    ) -> None:
+        """Record that the platform accepted the alert (or its edit) showing `sources` sources.
+
+        `shown`: the ids of the story's articles the message was built from. An article of the story that is
+        not among them joined while the message was in flight, so an edit stays pending for it (None: clear).
+        """
+        ...
 
     def mark_alert_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None: ...
 

@@ -619,13 +619,23 @@ class PostgresStore:
         """Return how many alerts wait to be sent (paused chats included)."""
         return int(self._query("SELECT COUNT(*) AS n FROM alerts WHERE state = 'pending'")[0]["n"])
 
-    def mark_alert_sent(self, alert_id: int, message_id: str, sources: int, at: datetime) -> None:
-        """Record that the platform accepted the alert (or its edit)."""
+    def mark_alert_sent(
+        self, alert_id: int, message_id: str, sources: int, at: datetime, shown: Sequence[int] | None = None
+    ) -> None:
+        """Record that the platform accepted the alert (or its edit); keep an edit pending for late joiners."""
+        late = (
+            "EXISTS (SELECT 1 FROM articles WHERE story_id = alerts.story_id AND id <> ALL(%(shown)s::bigint[]))"
+        )
         with self._tx() as cur:
+            # Lock the row first: a joining article's transaction upserts this row, so once the lock is ours
+            # it has either committed (the UPDATE's fresh snapshot sees the article) or will see 'sent' after.
+            cur.execute("SELECT id FROM alerts WHERE id = %s FOR UPDATE", (alert_id,))
             cur.execute(
-                "UPDATE alerts SET state = 'sent', message_id = %s, sent_at = COALESCE(sent_at, %s), "
-                "sources_sent = %s, edit_pending = FALSE, attempts = 0, last_error = NULL WHERE id = %s",
-                (message_id, _ts(at), sources, alert_id),
+                "UPDATE alerts SET state = 'sent', message_id = %(message_id)s, sent_at = COALESCE(sent_at, %(at)s), "
+                f"sources_sent = %(sources)s, edit_pending = (%(check)s AND {late}), "
+                "attempts = 0, last_error = NULL WHERE id = %(id)s",
+                {"message_id": message_id, "at": _ts(at), "sources": sources, "check": shown is not None,
+                 "shown": list(shown or []), "id": alert_id},
             )
 
     def mark_alert_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None:

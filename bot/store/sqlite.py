@@ -6,6 +6,7 @@ takes one lock and runs in one transaction: a crash leaves either all of an oper
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -578,13 +579,22 @@ class SQLiteStore:
         """Return how many alerts wait to be sent (paused chats included)."""
         return int(self._query("SELECT COUNT(*) FROM alerts WHERE state = 'pending'")[0][0])
 
-    def mark_alert_sent(self, alert_id: int, message_id: str, sources: int, at: datetime) -> None:
-        """Record that the platform accepted the alert (or its edit)."""
+    def mark_alert_sent(
+        self, alert_id: int, message_id: str, sources: int, at: datetime, shown: Sequence[int] | None = None
+    ) -> None:
+        """Record that the platform accepted the alert (or its edit); keep an edit pending for late joiners."""
+        # In the same statement as the state change, so an article committed a moment before is not missed.
+        late = (
+            "EXISTS (SELECT 1 FROM articles WHERE story_id = alerts.story_id "
+            "AND id NOT IN (SELECT value FROM json_each(?)))"
+        )
         with self._tx() as db:
             db.execute(
                 "UPDATE alerts SET state = 'sent', message_id = ?, sent_at = COALESCE(sent_at, ?), "
-                "sources_sent = ?, edit_pending = 0, attempts = 0, last_error = NULL WHERE id = ?",
-                (message_id, _iso(at), sources, alert_id),
+                f"sources_sent = ?, edit_pending = CASE WHEN ? IS NULL THEN 0 ELSE {late} END, "
+                "attempts = 0, last_error = NULL WHERE id = ?",
+                (message_id, _iso(at), sources, None if shown is None else 1,
+                 json.dumps(list(shown or [])), alert_id),
             )
 
     def mark_alert_retry(self, alert_id: int, error: str, next_attempt_at: datetime) -> None:

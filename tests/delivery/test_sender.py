@@ -129,6 +129,26 @@ async def test_more_sources_edit_the_message_instead_of_posting_again(store: SQL
     assert platform.edits == [(str(CHAT), "1", 2)]
 
 
+
+async def test_a_source_joining_while_the_alert_is_being_sent_is_edited_in_afterwards(store: SQLiteStore) -> None:
+    first = store.add_article(article(1, "Outlet A"), new_story_title="S", alerts=[(CHAT, "q")])
+
+    class JoinDuringSend(ScriptedPlatform):
+        async def send_alert(self, alert: AlertMessage) -> str:
+            joined = article(2, "Outlet B")  # the pipeline stores a second outlet while the request is out
+            joined.story_id = first.story_id
+            store.add_article(joined, alerts=[(CHAT, "q")])
+            return await super().send_alert(alert)
+
+    platform = JoinDuringSend()
+    sender = sender_for(store, platform, Clock())
+    await sender.drain_once()
+    # The send showed one source; the join kept an edit due, made in the same drain: "+1 source", not lost.
+    assert len(platform.sent) == 1 and platform.edits == [(str(CHAT), "1", 1)]
+    assert store.alert_for(CHAT, first.story_id).sources_sent == 2
+    assert await sender.drain_once() == 0
+
+
 async def test_alerts_for_a_platform_that_is_not_running_wait(store: SQLiteStore) -> None:
     store.add_article(article(1), new_story_title="S", alerts=[(ChatRef("discord", "9"), "q")])
     sender = sender_for(store, ScriptedPlatform(), Clock())

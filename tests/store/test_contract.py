@@ -180,6 +180,22 @@ def test_alert_is_written_with_its_article_and_once_per_story(store) -> None:
     assert len(edit) == 1 and edit[0].edit_pending and edit[0].message_id == "m1"
 
 
+
+def test_a_source_that_joins_while_the_alert_is_in_flight_keeps_an_edit_due(store) -> None:
+    chat = ChatRef("telegram", "1")
+    first = store.add_article(make_article(1), new_story_title="S", alerts=[(chat, "q")])
+    in_flight = store.due_alerts(LATER)[0]  # the sender built its message from article 1 only...
+    joined = make_article(2)
+    joined.story_id = first.story_id
+    store.add_article(joined, alerts=[(chat, "q")])  # ...and article 2 arrived before it recorded the send
+    store.mark_alert_sent(in_flight.id, "m1", 1, NOW, shown=[first.id])
+    edit = store.due_alerts(LATER)
+    assert len(edit) == 1 and edit[0].edit_pending and edit[0].state == "sent" and edit[0].sources_sent == 1
+    # The edit that shows both clears it.
+    store.mark_alert_sent(in_flight.id, "m1", 2, NOW, shown=[first.id, joined.id])
+    assert store.due_alerts(LATER) == []
+
+
 def test_a_duplicate_article_creates_no_alert(store) -> None:
     chat = ChatRef("discord", "9")
     store.add_article(make_article(1))
