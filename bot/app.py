@@ -331,11 +331,12 @@ class App:
         # A shared store (PostgreSQL): feeds and outboxes are claimed with leases by run_worker, so this
         # scheduler polls no feed itself and only runs the periodic jobs, each under a cluster-wide lock.
         shared = supports_leases(self.store)
+        policy = FeedPolicy(adaptive=health.adaptive, max_backoff_s=health.max_backoff_s)
         scheduler = FeedScheduler(
             self.store,
             self.poll_feed,
             wanted=(lambda feed, state: False) if shared else self.wants_feed,
-            policy=FeedPolicy(adaptive=health.adaptive, max_backoff_s=health.max_backoff_s),
+            policy=policy,
             notifier=notifier,
         )
         self.scheduler = scheduler
@@ -351,7 +352,9 @@ class App:
         await self._start_metrics(announce)
         if shared:
             announce("workers: feeds and outboxes shared with the other processes through PostgreSQL leases")
-            sender_task = asyncio.create_task(run_worker(self, stop))
+            sender_task = asyncio.create_task(
+                run_worker(self, stop, wanted=self.wants_feed, policy=policy, notifier=notifier)
+            )
         else:
             sender_task = asyncio.create_task(self.sender.run(stop))
         waits = [asyncio.create_task(stop.wait())]

@@ -4,6 +4,11 @@
     worker 2 ┼─► PostgreSQL (shared) ──┤
     worker N ┘                         └ outbox:  claim_chats (FOR UPDATE SKIP LOCKED) ─► send in order ─► release
 
+After each poll a worker does what the one-process scheduler does (bot.scheduler): the feed policy sets the
+next poll (adaptive interval, server hints, backoff after failures), the health notifier sends the one
+"feed failing" / "recovered" notice, and the new schedule is saved as the lease is released, in one
+statement. A feed the configuration no longer lists is not polled (checked again every UNWANTED_RECHECK).
+
 A lease is an owner name and an expiry written on the row. A worker only polls the feeds and only sends
 to the chats it holds a lease on, so no feed is polled twice at once and a chat's alerts go out once and
 in order. A worker that dies leaves its leases behind; they expire after `lease_s` and another worker
@@ -26,18 +31,25 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bot.feeds import FeedPolicy, HealthNotifier
 from bot.models import Article, ChatRef, Feed
 from bot.pipeline import PollReport
-from bot.store.base import PendingAlert
+from bot.scheduler import outcome_of
+from bot.store.base import FeedState, PendingAlert
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_S = 120.0
+# A claimed feed the configuration no longer lists is put back this far ahead: re-listing it (and restarting)
+# brings it back within this delay, without every worker re-claiming it every second meanwhile.
+UNWANTED_RECHECK = timedelta(minutes=10)
 
 
 def worker_name() -> str:
@@ -50,7 +62,11 @@ class LeasingStore(Protocol):
 
     def claim_feeds(self, owner: str, now: datetime, limit: int, lease_s: float) -> list[Feed]: ...
 
-    def release_feed(self, feed_id: int, owner: str, next_poll_at: datetime) -> bool: ...
+    def release_feed(
+        self, feed_id: int, owner: str, next_poll_at: datetime, state: FeedState | None = None
+    ) -> bool: ...
+
+    def feed_state(self, feed_id: int) -> FeedState | None: ...
 
     def claim_chats(self, owner: str, now: datetime, limit: int, lease_s: float) -> list[ChatRef]: ...
 
@@ -100,7 +116,7 @@ class LeasedOutbox:
 
 
 class FeedWorker:
-    """Polls the feeds this worker claims, concurrently, and hands each back with its next poll time."""
+    """Polls the feeds this worker claims, concurrently, and hands each back with its next schedule."""
 
     def __init__(
         self,
@@ -112,6 +128,10 @@ class FeedWorker:
         lease_s: float = DEFAULT_LEASE_S,
         idle_s: float = 1.0,
         on_alerts: Callable[[], None] = lambda: None,
+        wanted: Callable[[Feed, FeedState], bool] = lambda feed, state: True,
+        policy: FeedPolicy | None = None,
+        notifier: HealthNotifier | None = None,
+        rng: random.Random | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -121,8 +141,13 @@ class FeedWorker:
         self.lease_s = lease_s
         self.idle_s = idle_s
         self.on_alerts = on_alerts
+        self.wanted = wanted
+        self.policy = policy or FeedPolicy()
+        self.notifier = notifier
+        self.rng = rng or random.Random()
         self.clock = clock
         self.polled = 0
+        self.skipped = 0
 
     async def run_once(self) -> int:
         """Claim one batch of due feeds, poll them and release them; return how many were polled."""
@@ -133,17 +158,37 @@ class FeedWorker:
         return len(feeds)
 
     async def _poll_one(self, feed: Feed) -> None:
+        state: FeedState | None = None
         try:
-            report: PollReport | None = await self.poll(feed)
+            before = await asyncio.to_thread(self.store.feed_state, feed.id) or FeedState(feed_id=feed.id)
+            if not self.wanted(feed, before):
+                self.skipped += 1
+                await self._release(feed, self.clock() + UNWANTED_RECHECK, None)
+                return
+            report: PollReport = await self.poll(feed)
+            self.polled += 1
+            if report.alerts:
+                self.on_alerts()
+            state = await self._next_state(report, before)
         except Exception:  # the pipeline never raises; this guards the lease bookkeeping anyway
             log.exception("poll failed", extra={"feed": feed.url})
-            report = None
-        self.polled += 1
-        if report is not None and report.alerts:
-            self.on_alerts()
-        next_poll = self.clock() + timedelta(seconds=max(1, feed.interval_s))
+        # Whatever went wrong above, the feed is handed back: at worst it is polled again after its interval.
+        next_poll = state.next_poll_at if state is not None and state.next_poll_at is not None else None
+        await self._release(feed, next_poll or self.clock() + timedelta(seconds=max(1, feed.interval_s)), state)
+
+    async def _next_state(self, report: PollReport, before: FeedState) -> FeedState:
+        """Apply the feed policy and the health notices to a poll's outcome, as the scheduler does."""
+        now = self.clock()
+        feed = report.feed
+        after = self.policy.after_poll(before, feed.interval_s, outcome_of(report), now, self.rng)
+        if self.notifier is not None:
+            noticed = replace(feed, last_error=report.error or feed.last_error)
+            after = await self.notifier.after_poll(noticed, after, now, was_failing_since=before.failing_since)
+        return after
+
+    async def _release(self, feed: Feed, next_poll: datetime, state: FeedState | None) -> None:
         try:
-            kept = await asyncio.to_thread(self.store.release_feed, feed.id, self.owner, next_poll)
+            kept = await asyncio.to_thread(self.store.release_feed, feed.id, self.owner, next_poll, state)
         except Exception:
             log.exception("could not release a feed lease; it will expire", extra={"feed": feed.url})
             return
@@ -246,6 +291,9 @@ async def run_worker(
     batch: int = 32,
     idle_s: float = 1.0,
     index_every_s: float = 5.0,
+    wanted: Callable[[Feed, FeedState], bool] = lambda feed, state: True,
+    policy: FeedPolicy | None = None,
+    notifier: HealthNotifier | None = None,
 ) -> FeedWorker:
     """Run one worker of several until `stop` is set: poll claimed feeds, send claimed outboxes, follow the index."""
     name = owner or worker_name()
@@ -254,7 +302,16 @@ async def run_worker(
         raise TypeError("workers need a store with leases (storage.url: postgresql://...)")
     app.sender.store = LeasedOutbox(store, name, lease_s=lease_s)
     feeds = FeedWorker(
-        store, app.pipeline.poll, name, batch=batch, lease_s=lease_s, idle_s=idle_s, on_alerts=app.sender.wake
+        store,
+        app.pipeline.poll,
+        name,
+        batch=batch,
+        lease_s=lease_s,
+        idle_s=idle_s,
+        on_alerts=app.sender.wake,
+        wanted=wanted,
+        policy=policy,
+        notifier=notifier,
     )
     follower = IndexFollower(store, app.search, start_after=max(0, store.max_article_id() - 1000))
 

@@ -211,22 +211,13 @@ class PostgresStore:
 
     def feed_states(self) -> dict[int, FeedState]:
         """Return the schedule and health of every feed, by feed id."""
-        rows = self._query(
-            "SELECT id, origin, next_poll_at, current_interval_s, failing_since, backoff_until, "
-            "failure_notified_at FROM feeds ORDER BY id"
-        )
-        return {
-            row["id"]: FeedState(
-                feed_id=row["id"],
-                origin=row["origin"],
-                next_poll_at=row["next_poll_at"],
-                interval_s=row["current_interval_s"],
-                failing_since=row["failing_since"],
-                backoff_until=row["backoff_until"],
-                notified_at=row["failure_notified_at"],
-            )
-            for row in rows
-        }
+        rows = self._query(f"SELECT {_STATE_COLUMNS} FROM feeds ORDER BY id")
+        return {row["id"]: _feed_state(row) for row in rows}
+
+    def feed_state(self, feed_id: int) -> FeedState | None:
+        """Return one feed's schedule and health, or None when the feed is gone."""
+        rows = self._query(f"SELECT {_STATE_COLUMNS} FROM feeds WHERE id = %s", (feed_id,))
+        return _feed_state(rows[0]) if rows else None
 
     def save_feed_state(self, state: FeedState) -> None:
         """Persist a feed's schedule and health (next poll, interval, failing since, backoff, notice)."""
@@ -795,14 +786,35 @@ class PostgresStore:
             ).fetchall()
         return sorted((_feed(row) for row in rows), key=lambda f: f.id)
 
-    def release_feed(self, feed_id: int, owner: str, next_poll_at: datetime) -> bool:
-        """End `owner`'s lease on a feed and set its next poll; False when the lease was lost meanwhile."""
+    def release_feed(self, feed_id: int, owner: str, next_poll_at: datetime, state: FeedState | None = None) -> bool:
+        """End `owner`'s lease on a feed and set its next poll (and its whole schedule and health when `state`
+        is given, in the same statement); False when the lease was lost meanwhile and nothing was written."""
+
+        def opt(moment: datetime | None) -> datetime | None:
+            return _ts(moment) if moment is not None else None
+
         with self._tx() as cur:
-            cur.execute(
-                "UPDATE feeds SET lease_owner = NULL, lease_until = NULL, next_poll_at = %s "
-                "WHERE id = %s AND lease_owner = %s",
-                (_ts(next_poll_at), feed_id, owner),
-            )
+            if state is None:
+                cur.execute(
+                    "UPDATE feeds SET lease_owner = NULL, lease_until = NULL, next_poll_at = %s "
+                    "WHERE id = %s AND lease_owner = %s",
+                    (_ts(next_poll_at), feed_id, owner),
+                )
+            else:
+                cur.execute(
+                    "UPDATE feeds SET lease_owner = NULL, lease_until = NULL, next_poll_at = %s, "
+                    "current_interval_s = %s, failing_since = %s, backoff_until = %s, failure_notified_at = %s "
+                    "WHERE id = %s AND lease_owner = %s",
+                    (
+                        _ts(next_poll_at),
+                        state.interval_s,
+                        opt(state.failing_since),
+                        opt(state.backoff_until),
+                        opt(state.notified_at),
+                        feed_id,
+                        owner,
+                    ),
+                )
             return cur.rowcount > 0
 
     def claim_chats(self, owner: str, now: datetime, limit: int, lease_s: float) -> list[ChatRef]:
@@ -860,6 +872,21 @@ class PostgresStore:
             yield got
         finally:
             conn.close()  # ends the session, which releases the lock
+
+
+_STATE_COLUMNS = "id, origin, next_poll_at, current_interval_s, failing_since, backoff_until, failure_notified_at"
+
+
+def _feed_state(row: Row) -> FeedState:
+    return FeedState(
+        feed_id=row["id"],
+        origin=row["origin"],
+        next_poll_at=row["next_poll_at"],
+        interval_s=row["current_interval_s"],
+        failing_since=row["failing_since"],
+        backoff_until=row["backoff_until"],
+        notified_at=row["failure_notified_at"],
+    )
 
 
 def _feed(row: Row) -> Feed:
