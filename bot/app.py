@@ -218,7 +218,7 @@ class App:
             ids = await asyncio.to_thread(self.store.delete_articles_before, cutoff, RETENTION_BATCH)
             if ids:
                 # The index follows the store at once, so a search never returns an article that is gone.
-                await asyncio.to_thread(self._unindex, ids)
+                await asyncio.to_thread(self.search.unindex, ids)
                 total += len(ids)
             if len(ids) < RETENTION_BATCH:
                 break
@@ -226,10 +226,6 @@ class App:
             self.metrics.retention_deleted.inc(total)
             log.info("retention: deleted %d articles stored before %s", total, cutoff.date().isoformat())
         return total
-
-    def _unindex(self, ids: list[int]) -> None:
-        self.index.delete(ids)
-        self.index.commit()
 
     async def maintain(self, now: datetime | None = None) -> None:
         """Run database upkeep (statistics, WAL checkpoint) and forget old poll errors."""

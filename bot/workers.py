@@ -213,6 +213,8 @@ class ArticleFeed(Protocol):
 
     def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Any: ...
 
+    def deleted_articles_after(self, seq: int, limit: int = 10_000) -> tuple[list[int], int]: ...
+
     def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]: ...
 
     def max_article_id(self) -> int: ...
@@ -222,6 +224,8 @@ class Indexer(Protocol):
     """What the follower writes to: SearchService.index_new (an upsert by article id)."""
 
     def index_new(self, articles: Sequence[Article]) -> int: ...
+
+    def unindex(self, article_ids: Sequence[int]) -> int: ...
 
 
 class IndexFollower:
@@ -233,6 +237,11 @@ class IndexFollower:
     it again on each round until it appears (a late commit, indexed then) or `settle_s` has passed (an id
     consumed by a rolled-back or duplicate insert, which will never appear). Indexing is an upsert, so
     an article seen twice is indexed once.
+
+    Deletions go the same way: retention (in whichever process holds its lock) leaves a tombstone per
+    deleted article, and each round deletes the tombstones past `tombstone_seq` from this index. Retention
+    has one writer at a time, so tombstones commit in sequence order and a watermark is enough. The first
+    round reads them all (kept 30 days), so a restarted worker also forgets what was deleted while it was down.
     """
 
     def __init__(
@@ -252,6 +261,7 @@ class IndexFollower:
         self.max_gaps = max_gaps
         self.clock = clock
         self.gaps: dict[int, datetime] = {}
+        self.tombstone_seq = 0
 
     def sync(self) -> int:
         """Index what other workers stored since the last round, late commits included; return how many."""
@@ -270,7 +280,17 @@ class IndexFollower:
         for gap in [g for g, first in self.gaps.items() if first < horizon]:
             del self.gaps[gap]
         articles = fresh + list(late.values())
-        return self.index.index_new(sorted(articles, key=lambda a: a.id or 0)) if articles else 0
+        indexed = self.index.index_new(sorted(articles, key=lambda a: a.id or 0)) if articles else 0
+        self._forget_deleted()
+        return indexed
+
+    def _forget_deleted(self) -> None:
+        while True:
+            deleted, seq = self.store.deleted_articles_after(self.tombstone_seq)
+            if not deleted:
+                return
+            self.index.unindex(deleted)
+            self.tombstone_seq = seq
 
 
 class WorkerApp(Protocol):

@@ -247,6 +247,16 @@ class SearchService:
         self._index.commit()
         return count
 
+    def unindex(self, article_ids: Sequence[int]) -> int:
+        """Remove articles the store deleted (retention) from the index; return how many ids were given."""
+        ids = [i for i in article_ids if i > 0]
+        if not ids:
+            return 0
+        with self._lock:  # the same lock as indexing: tantivy's writer is not shared between threads
+            self._index.delete(ids)
+            self._index.commit()
+        return len(ids)
+
     def catch_up(self, progress: Progress | None = None) -> int:
         """Index what the store holds beyond the index's watermark (call at start)."""
         with self._lock:

@@ -46,6 +46,9 @@ _ARTICLE_COLUMNS = (
 _MIGRATION_LOCK = 0x5EE11E
 
 Row = dict[str, Any]
+# How long retention's tombstones are kept for the other workers' search indexes; a worker stopped for longer
+# rebuilds its index (`veille reindex`), which the README says.
+TOMBSTONES_KEPT = timedelta(days=30)
 
 
 class _AlreadyKnown(Exception):
@@ -294,13 +297,18 @@ class PostgresStore:
         with self._tx() as cur:
             rows = cur.execute(
                 "SELECT a.id, a.story_id FROM articles a WHERE a.stored_at < %s AND NOT EXISTS ("
-                "SELECT 1 FROM alerts x WHERE x.article_id = a.id AND x.state IN ('pending', 'held')) "
-                "ORDER BY a.id LIMIT %s FOR UPDATE",
+                "SELECT 1 FROM alerts x WHERE x.article_id = a.id AND (x.state IN ('pending', 'held') "
+                "OR x.edit_pending)) ORDER BY a.id LIMIT %s FOR UPDATE",
                 (_ts(cutoff), limit),
             ).fetchall()
             ids = [row["id"] for row in rows]
             if not ids:
                 return []
+            # Tombstones, in the same transaction: the other workers' search indexes delete these ids too.
+            cur.execute(
+                "INSERT INTO deleted_articles (article_id, deleted_at) SELECT unnest(%s::bigint[]), %s",
+                (ids, _ts(datetime.now(UTC))),
+            )
             stories = sorted({row["story_id"] for row in rows if row["story_id"] is not None})
             cur.execute("DELETE FROM alerts WHERE article_id = ANY(%s)", (ids,))
             cur.execute("DELETE FROM articles WHERE id = ANY(%s)", (ids,))
@@ -322,6 +330,9 @@ class PostgresStore:
         """Run routine database upkeep and forget poll errors older than `errors_before`."""
         with self._tx() as cur:
             cur.execute("DELETE FROM feed_errors WHERE at < %s", (_ts(errors_before),))
+            cur.execute(
+                "DELETE FROM deleted_articles WHERE deleted_at < %s", (_ts(datetime.now(UTC) - TOMBSTONES_KEPT),)
+            )
         # Autovacuum does the rest; refreshing the planner's statistics is cheap and helps after big deletes.
         with self._lock:
             try:
@@ -785,6 +796,13 @@ class PostgresStore:
                 {"owner": owner, "until": now + timedelta(seconds=lease_s), "now": now, "limit": limit},
             ).fetchall()
         return sorted((_feed(row) for row in rows), key=lambda f: f.id)
+
+    def deleted_articles_after(self, seq: int, limit: int = 10_000) -> tuple[list[int], int]:
+        """Return the ids retention deleted after tombstone `seq` (oldest first) and the last seq returned."""
+        rows = self._query(
+            "SELECT seq, article_id FROM deleted_articles WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)
+        )
+        return [row["article_id"] for row in rows], (rows[-1]["seq"] if rows else seq)
 
     def release_feed(self, feed_id: int, owner: str, next_poll_at: datetime, state: FeedState | None = None) -> bool:
         """End `owner`'s lease on a feed and set its next poll (and its whole schedule and health when `state`

@@ -52,3 +52,32 @@ def test_an_article_committed_after_a_higher_id_is_still_indexed(tmp_path: Path)
         assert 99 not in follower.gaps
         index.close()
         store.close()
+
+
+def test_articles_deleted_by_retention_in_another_worker_leave_this_workers_index(tmp_path: Path) -> None:
+    with pg_schema_url() as url:
+        store = PostgresStore(url)
+        mine = SearchService(store, SearchIndex.open(tmp_path / "mine"))
+        theirs = SearchService(store, SearchIndex.open(tmp_path / "theirs"))
+        follower = IndexFollower(store, mine, start_after=0)
+        old = [store.add_article(make_article(n, title=f"Broadcom old {n}"), new_story_title="old") for n in (1, 2)]
+        store._query("UPDATE articles SET stored_at = now() - interval '100 days' RETURNING id")
+        kept = store.add_article(make_article(3, title="Broadcom fresh"), new_story_title="fresh")
+        assert all(a is not None for a in old) and kept is not None
+        follower.sync()
+        theirs.catch_up()
+        stopped = SearchService(store, SearchIndex.open(tmp_path / "stopped"))  # a worker down during retention
+        stopped.catch_up()
+        assert mine.search("broadcom").total == 3 and stopped.search("broadcom").total == 3
+        # The other worker holds the retention lock: it deletes from the store and from its own index only.
+        deleted = store.delete_articles_before(datetime.now(UTC) - timedelta(days=30))
+        theirs.unindex(deleted)
+        assert sorted(deleted) == sorted(a.id for a in old)  # type: ignore[union-attr]
+        assert theirs.search("broadcom").total == 1
+        follower.sync()
+        assert mine.search("broadcom").total == 1
+        assert [h.article.id for h in mine.search("broadcom").hits] == [kept.id]
+        # The worker that was down forgets them on its first round after its restart.
+        IndexFollower(store, stopped, start_after=store.max_article_id()).sync()
+        assert stopped.search("broadcom").total == 1
+        store.close()
