@@ -24,5 +24,5 @@ async def handle(request: Request, ctx: HandlerContext) -> Reply:
     stories = ctx.store.latest_stories(count)
     if not stories:
         return Reply(text=t(request.lang, "latest.none"))
-    cards = [story_card(ctx.store.story_articles(story.id)) for story, _head in stories]
+    cards = [story_card(articles) for _story, articles in stories]
     return Reply(text=t(request.lang, "latest.header"), cards=cards)

@@ -8,7 +8,7 @@ Every backend passes the one contract suite in tests/store/test_contract.py. Err
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,7 +198,9 @@ class Store(Protocol):
 
     def latest_articles(self, limit: int) -> list[Article]: ...
 
-    def latest_stories(self, limit: int) -> list[tuple[Story, Article]]: ...
+    def latest_stories(self, limit: int) -> list[tuple[Story, list[Article]]]:
+        """Return the stories with the most recently published articles, newest first, each with its articles."""
+        ...
 
     def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Iterator[Article]:
         """Yield every article with id > after_id in id order (for indexing and migration)."""
@@ -306,3 +308,23 @@ class Store(Protocol):
     def is_backlog(self, article_id: int) -> bool | None:
         """Tell whether an article came with its feed's first poll (None when it cannot be told)."""
         ...
+
+
+def latest_story_ids(newest_story_ids: Callable[[int, int], list[int]], limit: int) -> list[int]:
+    """Return the ids of the `limit` stories with the newest articles, newest first.
+
+    `newest_story_ids(count, offset)` pages through articles' story ids, newest article first (the
+    `published` index serves it). Walking the newest articles until `limit` distinct stories are seen costs
+    a few pages, where grouping every article by story would read the whole archive.
+    """
+    chunk = max(50, limit * 10)
+    seen: dict[int, None] = {}
+    offset = 0
+    while len(seen) < limit:
+        page = newest_story_ids(chunk, offset)
+        for story_id in page:
+            seen.setdefault(story_id, None)
+        if len(page) < chunk:
+            break
+        offset += chunk
+    return list(seen)[:limit]

@@ -37,6 +37,7 @@ from bot.store.base import (
     StoreCorrupt,
     StoreError,
     StoreStats,
+    latest_story_ids,
 )
 
 _ARTICLE_COLUMNS = (
@@ -443,19 +444,23 @@ class PostgresStore:
         )
         return [_article(row) for row in rows]
 
-    def latest_stories(self, limit: int) -> list[tuple[Story, Article]]:
-        """Return the newest stories, each with its earliest article, newest story first."""
-        rows = self._query(
-            "SELECT story_id, MAX(published) AS latest FROM articles WHERE story_id IS NOT NULL "
-            "GROUP BY story_id ORDER BY latest DESC, story_id DESC LIMIT %s",
-            (limit,),
-        )
+    def latest_stories(self, limit: int) -> list[tuple[Story, list[Article]]]:
+        """Return the stories with the most recently published articles, newest first, each with its articles."""
+
+        def newest(count: int, offset: int) -> list[int]:
+            rows = self._query(
+                "SELECT story_id FROM articles WHERE story_id IS NOT NULL "
+                "ORDER BY published DESC, id DESC LIMIT %s OFFSET %s",
+                (count, offset),
+            )
+            return [row["story_id"] for row in rows]
+
         result = []
-        for row in rows:
-            story = self.get_story(row["story_id"])
-            articles = self.story_articles(row["story_id"])
+        for story_id in latest_story_ids(newest, limit):
+            story = self.get_story(story_id)
+            articles = self.story_articles(story_id)
             if story and articles:
-                result.append((story, articles[0]))
+                result.append((story, articles))
         return result
 
     def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Iterator[Article]:

@@ -140,6 +140,31 @@ def test_stories_group_articles_and_count_sources(store) -> None:
     assert store.latest_stories(5)[0][0].id == first.story_id
 
 
+
+def test_latest_stories_are_ordered_by_their_newest_article_across_pages(store) -> None:
+    # Five small stories, then one story whose 60 articles are all newer: finding the next stories means
+    # walking past more than one page (50) of the newest articles.
+    small = []
+    for n in range(5):
+        head = store.add_article(make_article(1000 + n, published=NOW - timedelta(days=10 - n)),
+                                 new_story_title=f"small {n}")
+        small.append(head.story_id)
+    big = store.add_article(make_article(1, published=NOW - timedelta(days=1)), new_story_title="big")
+    for n in range(2, 61):
+        joined = make_article(n, published=NOW - timedelta(days=1) + timedelta(minutes=n))
+        joined.story_id = big.story_id
+        store.add_article(joined)
+    latest = store.latest_stories(3)
+    assert [story.id for story, _ in latest] == [big.story_id, small[4], small[3]]
+    assert len(latest[0][1]) == 60 and latest[0][1][0].id == big.id  # all its articles, first stored first
+    # A late article moves an old story to the top.
+    late = make_article(2000, published=NOW)
+    late.story_id = small[0]
+    store.add_article(late)
+    assert [story.id for story, _ in store.latest_stories(2)] == [small[0], big.story_id]
+    assert len(store.latest_stories(100)) == 6
+
+
 def test_subscriptions_per_chat(store) -> None:
     chat = ChatRef("telegram", "-100")
     other = ChatRef("discord", "42")
