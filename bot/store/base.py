@@ -310,8 +310,10 @@ class Store(Protocol):
         ...
 
 
-def latest_story_ids(newest_story_ids: Callable[[int, int], list[int]], limit: int) -> list[int]:
-    """Return the ids of the `limit` stories with the newest articles, newest first.
+def latest_stories_of(
+    store: Store, newest_story_ids: Callable[[int, int], list[int]], limit: int
+) -> list[tuple[Story, list[Article]]]:
+    """Return the `limit` stories with the newest articles, newest first, each with its articles.
 
     `newest_story_ids(count, offset)` pages through articles' story ids, newest article first (the
     `published` index serves it). Walking the newest articles until `limit` distinct stories are seen costs
@@ -327,4 +329,10 @@ def latest_story_ids(newest_story_ids: Callable[[int, int], list[int]], limit: i
         if len(page) < chunk:
             break
         offset += chunk
-    return list(seen)[:limit]
+    result = []
+    for story_id in list(seen)[:limit]:
+        story = store.get_story(story_id)
+        articles = store.story_articles(story_id)
+        if story and articles:
+            result.append((story, articles))
+    return result

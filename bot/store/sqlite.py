@@ -26,7 +26,7 @@ from bot.store.base import (
     StoreCorrupt,
     StoreError,
     StoreStats,
-    latest_story_ids,
+    latest_stories_of,
 )
 
 _ARTICLE_COLUMNS = (
@@ -408,13 +408,7 @@ class SQLiteStore:
             )
             return [row["story_id"] for row in rows]
 
-        result = []
-        for story_id in latest_story_ids(newest, limit):
-            story = self.get_story(story_id)
-            articles = self.story_articles(story_id)
-            if story and articles:
-                result.append((story, articles))
-        return result
+        return latest_stories_of(self, newest, limit)
 
     def iter_articles(self, after_id: int = 0, batch: int = 1000) -> Iterator[Article]:
         """Yield every article with id > after_id in id order (for indexing and migration)."""
