@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.progress import ProgressBar
 
@@ -80,7 +80,7 @@ def migrate(source: str, target: str, *, stream: TextIO | None = None) -> Migrat
 def _copy(src: sqlite3.Connection, pg: object, where: str, stream: TextIO | None) -> MigrateReport:
     import psycopg
 
-    conn: psycopg.Connection = pg._connection()  # type: ignore[attr-defined]
+    conn: psycopg.Connection[dict[str, Any]] = pg._connection()  # type: ignore[attr-defined]
     for table in ("feeds", "articles", "subscriptions", "chats"):
         found = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table}) AS x").fetchone()
         if found and (found["x"] if isinstance(found, dict) else found[0]):

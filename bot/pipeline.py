@@ -212,11 +212,15 @@ class Pipeline:
         article.summary = self.summarizer.summarize(article.text, lang=article.lang, title=article.title)
         article.entities = self.entities.find(article.title, article.text)
 
+    def _enrich_all(self, articles: list[Article]) -> None:
+        for article in articles:
+            self.enrich(article)
+
     async def enrich_many(self, articles: list[Article]) -> None:
         """Enrich articles in a thread, then replace summaries with LLM ones where configured and valid."""
         if not articles:
             return
-        await asyncio.to_thread(lambda: [self.enrich(article) for article in articles])
+        await asyncio.to_thread(self._enrich_all, articles)
         if self.llm is not None:
             # Concurrency is bounded inside the LLM summarizer, across all feeds polled at once.
             for article, outcome in zip(articles, await self.llm.summarize_many(articles), strict=True):

@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -164,9 +165,12 @@ class FeedScheduler:
         for feed_id in self.due(self.clock())[: max(0, room)]:
             task = asyncio.create_task(self._poll_one(feed_id), name=f"poll feed {feed_id}")
             self._in_flight[feed_id] = task
-            task.add_done_callback(lambda _t, fid=feed_id: self._in_flight.pop(fid, None))
+            task.add_done_callback(partial(self._forget_poll, feed_id))
             started.append(task)
         return started
+
+    def _forget_poll(self, feed_id: int, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(feed_id, None)
 
     async def run_due(self) -> int:
         """Poll every feed due now and wait for those polls (tests and one-off passes); return how many."""
