@@ -289,6 +289,11 @@ class SearchIndex:
                 raise SearchIndexError(self._where, reason) from exc
         return self._writer
 
+    @property
+    def high_water(self) -> int:
+        """Return the highest article id added, committed or not."""
+        return max(self._watermark, self._pending_max)
+
     def add(self, articles: Sequence[Article], *, replace: bool = True) -> int:
         """Queue articles for indexing (replacing any with the same id); `commit()` makes them visible."""
         writer = self._get_writer()

@@ -87,6 +87,11 @@ class SearchService:
         # tantivy's Python objects refuse concurrent use from two threads ("Already borrowed"), and the
         # pipeline indexes from worker threads while commands search from the event loop: one lock.
         self._lock = threading.RLock()
+        # Group commit (see index_new): batches are numbered as they are added; one committer at a time.
+        self._commit_lock = threading.Lock()
+        self._added = 0
+        self._committed = 0
+        self.commits = 0
 
     def search(
         self, text: str, *, limit: int = 5, offset: int = 0, now: datetime | None = None
@@ -232,20 +237,42 @@ class SearchService:
         return text
 
     def index_new(self, articles: Sequence[Article]) -> int:
-        """Index articles the store has just committed; return how many were indexed."""
-        with self._lock:
-            return self._index_new(articles)
+        """Index articles the store has just committed and make them searchable; return how many were indexed.
 
-    def _index_new(self, articles: Sequence[Article]) -> int:
+        Group commit: a tantivy commit costs far more than adding a few documents (about 200 ms against a
+        few ms here), and feeds polled at once all index. Each caller adds its batch, then waits until a
+        commit made after its batch returns; whoever commits takes every batch added so far, so N polls
+        finishing together cost about two commits instead of N. A caller still returns only once its
+        articles are searchable.
+        """
+        with self._lock:
+            count, batch = self._add_new(articles)
+        if batch:
+            self._commit_through(batch)
+        return count
+
+    def _add_new(self, articles: Sequence[Article]) -> tuple[int, int]:
+        """Add a batch without committing; return (documents, the batch's number, 0 when nothing waits)."""
         ids = [a.id for a in articles if a.id is not None]
         if not ids:
-            return 0
-        if min(ids) > self._index.watermark + 1:
+            return 0, 0
+        if min(ids) > self._index.high_water + 1:
             # Something between the watermark and this batch never reached the index: fetch it all.
-            return self._index.catch_up(self._store)
+            self._committed = self._added
+            return self._index.catch_up(self._store), 0
         count = self._index.add(articles)
-        self._index.commit()
-        return count
+        self._added += 1
+        return count, self._added
+
+    def _commit_through(self, batch: int) -> None:
+        with self._commit_lock:
+            if self._committed >= batch:
+                return  # a commit made while this caller waited included its batch
+            with self._lock:
+                through = self._added
+                self._index.commit()
+                self.commits += 1
+            self._committed = max(self._committed, through)
 
     def unindex(self, article_ids: Sequence[int]) -> int:
         """Remove articles the store deleted (retention) from the index; return how many ids were given."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from bot.models import SearchHit
@@ -79,6 +81,34 @@ def test_index_new_and_catch_up_keep_the_index_in_step(tmp_path: Path) -> None:
     newest = store.add(make_article("Arm settles", "Arm settles."))
     assert service.index_new([newest]) == 2
     assert service.search("arm", now=NOW).total == 3
+
+
+
+def test_feeds_indexing_together_share_a_commit_and_each_returns_searchable(tmp_path: Path) -> None:
+    store = ListStore(corpus())
+    service = service_for(store, tmp_path)
+    fresh = [store.add(make_article(f"Chiplet maker {n}", f"Codename zeta{n} ships.")) for n in range(8)]
+    found: dict[int, int] = {}
+
+    def poll(n: int) -> None:  # what each feed's poll does after storing its article
+        while service._added < n:  # in id order, as the store committed them (no catch-up from the store)
+            time.sleep(0.002)
+        service.index_new([fresh[n]])
+        found[n] = service.search(f"zeta{n}", now=NOW).total
+
+    commits_before = service.commits
+    # Hold the committer's turn while the eight polls add their batches, as happens when one commit is
+    # already running: then one commit must serve all eight.
+    with service._commit_lock:
+        threads = [threading.Thread(target=poll, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        while service._added < 8:  # every batch is added before anyone may commit
+            time.sleep(0.005)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert found == {n: 1 for n in range(8)}  # each caller's article was searchable when it returned
+    assert service.commits - commits_before == 1
 
 
 def test_group_by_story_keeps_best_first_order() -> None:
