@@ -12,23 +12,43 @@ in French or English naming one to four names. Reported per article, medians ove
     naive       Query.matches for every subscription, on fewer articles
     candidates  distinct queries the article's terms lead to before their other clauses are checked
     chats       how many chats an article alerts (the output, which no index can avoid)
+    find / out  the index time split: finding the matching subscriptions, then picking one per chat and
+                building the (chat, query) list
+    subscribe   compiling one new query and adding it to the live index (LiveSubscriptionIndex.add), median
+                of --changes; unsubscribe: removing one; rebuild: what one change cost before, a full build
+
+With `--baseline FILE` (a copy of an earlier bot/alerts/matcher.py), the same subscriptions are also
+compiled and indexed by that matcher and timed on the same articles, interleaved article by article with
+the current one (each goes first on every other article) so that machine load falls on both alike: the
+`before µs` and `before / index` columns.
 
 Times are the CPU time of the benchmark's thread by default (`--clock cpu`), so that other work on a
 shared machine does not count; `--clock wall` measures elapsed time instead.
 
     .venv/bin/python -m benchmarks.bench_alerts [--sizes 1000,10000,100000] [--articles 300] [--names 20000]
-                                                [--zipf 1.0] [--clock cpu|wall]
+                                                [--zipf 1.0] [--clock cpu|wall] [--changes 21] [--baseline FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import statistics
+import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 
-from bot.alerts.matcher import CompiledSubscription, SubscriptionCompiler, SubscriptionIndex
+from bot.alerts.matcher import (
+    CompiledSubscription,
+    DocView,
+    LiveSubscriptionIndex,
+    SubscriptionCompiler,
+    SubscriptionIndex,
+)
 from bot.models import Article, ChatRef
 from bot.search.analysis import Analyzers
 from bot.search.query import MatchDoc
@@ -128,6 +148,41 @@ def compile_all(texts: list[str], compiler: SubscriptionCompiler) -> list[Compil
     return [compiler.compile(i, ChatRef("telegram", str(i // 5)), text) for i, text in enumerate(texts)]
 
 
+def load_baseline(path: str) -> ModuleType:
+    """Load an earlier copy of the matcher module from a file, under its own name."""
+    spec = importlib.util.spec_from_file_location("baseline_matcher", Path(path))
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def change_costs(
+    rng: random.Random, subs: list[CompiledSubscription], texts: list[str], compiler: SubscriptionCompiler,
+    changes: int, timer: Callable[[], float],
+) -> tuple[float, float, float]:
+    """Return the median seconds of one subscribe and one unsubscribe on a live index, and of one full build."""
+    live = LiveSubscriptionIndex(subs, merge_after=10 * changes + 1, background=False)
+    added, removed = [], []
+    for n in range(changes):
+        query = texts[rng.randrange(len(texts))]
+        started = timer()
+        live.add(compiler.compile(len(subs) + n, ChatRef("telegram", f"new{n}"), query))
+        added.append(timer() - started)
+    for victim in (sub.id for sub in rng.sample(subs, min(changes, len(subs)))):
+        started = timer()
+        live.remove(victim)
+        removed.append(timer() - started)
+    builds = []
+    for _ in range(1 if len(subs) >= 50_000 else 3):
+        started = timer()
+        SubscriptionIndex(subs)
+        builds.append(timer() - started)
+    return statistics.median(added), statistics.median(removed), statistics.median(builds)
+
+
 def median_us(samples: list[float]) -> float:
     return statistics.median(samples) * 1e6
 
@@ -143,6 +198,8 @@ def main() -> None:
     parser.add_argument("--zipf", type=float, default=1.0, help="popularity skew of names and topics (0: uniform)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
+    parser.add_argument("--changes", type=int, default=21, help="subscribes and unsubscribes timed per size")
+    parser.add_argument("--baseline", help="an earlier matcher.py to time side by side")
     args = parser.parse_args()
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     rng = random.Random(args.seed)
@@ -152,6 +209,8 @@ def main() -> None:
     entities = {name: [name] for name in companies[:10]}
     analyzers = Analyzers()
     compiler = SubscriptionCompiler(entities, analyzers)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    old_compiler = baseline.SubscriptionCompiler(entities, analyzers) if baseline else None
     articles = [make_article(rng, companies, topics, n) for n in range(args.articles)]
     analyse: list[float] = []
     docs: list[MatchDoc] = []
@@ -163,22 +222,46 @@ def main() -> None:
     print(f"articles: {len(articles)} (~300 words), names: {len(companies)}, topics: {len(topics)}, "
           f"zipf s={args.zipf}, seed {args.seed}, {args.clock} time")
     print()
-    print("| subscriptions | distinct queries | compile s | analyse µs | index µs | analyse+index µs | p95 index µs "
-          "| naive µs | naive / index | candidates | chats alerted |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    extra = " before µs | before / index |" if baseline else ""
+    print("| subscriptions | distinct queries | compile s | analyse µs | index µs | find µs | out µs "
+          "| analyse+index µs | p95 index µs | naive µs | naive / index | candidates | chats alerted "
+          "| subscribe µs | unsubscribe µs | rebuild ms |" + extra)
+    print("|---:" * 16 + "|" + ("---:|---:|" if baseline else ""))
     for size in (int(s) for s in args.sizes.split(",")):
         texts = [subscription_text(rng, companies, topics) for _ in range(size)]
         started = time.perf_counter()
         subs = compile_all(texts, compiler)
         index = SubscriptionIndex(subs)
         compile_s = time.perf_counter() - started
+        old_index = None
+        if baseline is not None:
+            old_subs = [old_compiler.compile(i, ChatRef("telegram", str(i // 5)), t) for i, t in enumerate(texts)]
+            old_index = baseline.SubscriptionIndex(old_subs)
         timings: list[float] = []
+        finding: list[float] = []
+        before: list[float] = []
         candidates: list[int] = []
         alerted: list[int] = []
-        for one in docs:
+        for n, one in enumerate(docs):
+            # The baseline goes first on every other article, so neither always finds the caches warm.
+            if old_index is not None and n % 2:
+                started = clock()
+                old_found = old_index.match_chats(one)
+                before.append(clock() - started)
+            # match_chats in its two steps, timed apart: finding the subscriptions, then one per chat.
             started = clock()
-            found = index.match_chats(one)
+            positions = index.matching_positions(DocView(one))
+            found_at = clock()
+            found = index.chats_of(positions)
             timings.append(clock() - started)
+            finding.append(found_at - started)
+            if old_index is not None and not n % 2:
+                started = clock()
+                old_found = old_index.match_chats(one)
+                before.append(clock() - started)
+            if old_index is not None:
+                assert sorted(old_found, key=str) == sorted(found, key=str), "the baseline and the index disagree"
+            assert found == index.match_chats(one)
             alerted.append(len(found))
             candidates.append(len(index.candidates(one)))
         naive: list[float] = []
@@ -192,13 +275,20 @@ def main() -> None:
             # The index must find what testing everything finds: the same chats, each named by its oldest
             # matching subscription (subs are in id order).
             assert dict(index.match_chats(one)) == chats, "index and naive disagree"
+        subscribe, unsubscribe, rebuild = change_costs(rng, subs, texts, compiler, args.changes, clock)
         p95 = sorted(timings)[int(len(timings) * 0.95)] * 1e6
+        index_us, find_us = median_us(timings), median_us(finding)
+        out_us = median_us([t - f for t, f in zip(timings, finding, strict=True)])
         print(
             f"| {size:,} | {index.distinct_queries:,} | {compile_s:.1f} | {median_us(analyse):.0f} "
-            f"| {median_us(timings):.0f} "
+            f"| {index_us:.0f} | {find_us:.0f} | {out_us:.0f} "
             f"| {median_us([a + b for a, b in zip(analyse, timings, strict=True)]):.0f} | {p95:.0f} "
             f"| {median_us(naive):.0f} | {statistics.median(naive) / statistics.median(timings):.0f}× "
-            f"| {statistics.median(candidates):.0f} | {statistics.median(alerted):.0f} |"
+            f"| {statistics.median(candidates):.0f} | {statistics.median(alerted):.0f} "
+            f"| {subscribe * 1e6:.0f} | {unsubscribe * 1e6:.0f} | {rebuild * 1e3:.0f} |"
+            + (f" {median_us(before):.0f} | {statistics.median(before) / statistics.median(timings):.2f}× |"
+               if before else ""),
+            flush=True,
         )
 
 

@@ -32,6 +32,7 @@ Errors: none of its own. One subscription that fails to compile or to test is lo
 from __future__ import annotations
 
 import logging
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from bot.models import Article, ChatRef
+from bot.models import Article, ChatRef, Subscription
 from bot.search.analysis import Analyzers
 from bot.search.query import (
     MIN_PREFIX_CHARS,
@@ -487,7 +488,13 @@ class SubscriptionIndex:
     """Subscriptions compiled and indexed by their terms; answers which of them match an article.
 
     Subscriptions with the same conjunctive form (`nvidia` in five thousand chats) share one entry: it is
-    decided once per article, and its chats come out together.
+    decided once per article, and its chats come out together. The index is built once and never changed:
+    LiveSubscriptionIndex puts the subscriptions added and removed since in front of it.
+
+    Where most of an article's matches come from is laid out in flat arrays, so that a famous name held by
+    thousands of chats costs one numpy gather rather than a Python step per chat: each leaf's one-clause
+    subscriptions (`nvidia`, `a OR b`) by position, each leaf's clauses, each clause's two-clause
+    conjunctions with their other clause and their subscriptions' positions.
     """
 
     def __init__(self, subscriptions: Sequence[CompiledSubscription]) -> None:
@@ -507,10 +514,18 @@ class SubscriptionIndex:
             self._members[entry].append(position)
         self._member_runs = Runs(self._members)
         self._flat_members = np.array([p for members in self._members for p in members], dtype=np.int64)
-        chat_ids: dict[str, int] = {}
-        self._chat_list = [chat_ids.setdefault(s.chat_key or str(s.chat), len(chat_ids)) for s in self.subscriptions]
+        self._chat_codes: dict[str, int] = {}
+        self._chat_list = [
+            self._chat_codes.setdefault(s.chat_key or str(s.chat), len(self._chat_codes)) for s in self.subscriptions
+        ]
+        self._chat_keys = list(self._chat_codes)
         self._chat_of = np.array(self._chat_list, dtype=np.int64)
+        self._ids = np.array([s.id for s in self.subscriptions], dtype=np.int64)
         self._named = [(sub.chat, sub.query) for sub in self.subscriptions]
+        # The same pairs in an object array: the chats of thousands of positions come out in one C-level gather.
+        self._named_array = np.empty(len(self._named), dtype=object)
+        for position, named in enumerate(self._named):
+            self._named_array[position] = named
         self.leaves = LeafTable()
         self._build_conjunctions()
         self._build_trees()
@@ -542,7 +557,7 @@ class SubscriptionIndex:
         for ids, _, _ in pending:
             for clause_id in ids:
                 shared[clause_id] += 1
-        pairs: list[list[tuple[int, int]]] = [[] for _ in clause_ids]  # anchor -> (other clause, entry)
+        pairs: list[list[tuple[int, int, int]]] = [[] for _ in clause_ids]  # anchor -> (other, entry, position)
         self._excluding: dict[int, tuple[list[int], dict[int, list[int]]]] = {}  # anchor -> (entries, by exclusion)
         self._general: dict[int, list[tuple[frozenset[int], frozenset[int], int]]] = {}
         for ids, excluded_ids, entry in pending:
@@ -550,7 +565,7 @@ class SubscriptionIndex:
             rest = ids - {anchor}
             if len(rest) == 1 and not excluded_ids:
                 (other,) = rest
-                pairs[anchor].append((other, entry))
+                pairs[anchor].extend((other, entry, position) for position in self._members[entry])
             elif not rest and len(excluded_ids) == 1:
                 (one,) = excluded_ids
                 every, by_exclusion = self._excluding.setdefault(anchor, ([], {}))
@@ -561,8 +576,19 @@ class SubscriptionIndex:
         # Two-clause conjunctions, the commonest kind, are decided for all true anchors at once in numpy.
         self._clause_count = len(clause_ids)
         self._pair_runs = Runs(pairs)
-        self._pair_other = np.array([other for run in pairs for other, _ in run], dtype=np.int64)
-        self._pair_entry = np.array([entry for run in pairs for _, entry in run], dtype=np.int64)
+        self._pair_other = np.array([other for run in pairs for other, _, _ in run], dtype=np.int64)
+        self._pair_entry = np.array([entry for run in pairs for _, entry, _ in run], dtype=np.int64)
+        self._pair_position = np.array([position for run in pairs for _, _, position in run], dtype=np.int64)
+        # Per leaf id, for articles that make many leaves hold: its one-clause subscriptions' positions, and
+        # the clauses it makes hold. The index never changes, so neither do the leaf ids.
+        direct_positions: list[list[int]] = [[] for _ in range(len(leaves))]
+        for leaf_id, direct_entries in self._direct.items():
+            direct_positions[leaf_id] = sorted(chain.from_iterable(map(self._members.__getitem__, direct_entries)))
+        self._direct_runs = Runs(direct_positions)
+        self._direct_flat = np.fromiter(chain.from_iterable(direct_positions), dtype=np.int64)
+        leaf_clauses = [self._leaf_clauses.get(leaf_id, []) for leaf_id in range(len(leaves))]
+        self._clause_runs = Runs(leaf_clauses)
+        self._clause_flat = np.fromiter(chain.from_iterable(leaf_clauses), dtype=np.int64)
 
     def _build_trees(self) -> None:
         # Entries without a conjunctive form: the first matcher's anchor terms and closures.
@@ -620,18 +646,8 @@ class SubscriptionIndex:
             found.update(entry for _, _, entry in self._general[anchor])
         return found
 
-    def _matching_entries(self, doc: MatchDoc) -> set[int]:
-        view = DocView(doc)
-        true = self.leaves.true_leaves(view)
-        direct = self._direct
-        matched: set[int] = set().union(*map(direct.__getitem__, direct.keys() & true))
-        clauses = self._true_clauses(true)
-        true_clauses = np.fromiter(clauses, dtype=np.int64, count=len(clauses))
-        spans = self._pair_runs.spans(true_clauses)
-        if len(spans):
-            holds = np.zeros(self._clause_count, dtype=bool)
-            holds[true_clauses] = True
-            matched.update(self._pair_entry[spans[holds[self._pair_other[spans]]]].tolist())
+    def _decide_rest(self, view: DocView, true: set[int], clauses: set[int], matched: set[int]) -> None:
+        # The entries neither one clause nor two: conjunctions with exclusions or more clauses, then trees.
         excluding = self._excluding
         for anchor in excluding.keys() & clauses:
             every, by_exclusion = excluding[anchor]
@@ -654,33 +670,305 @@ class SubscriptionIndex:
                         matched.add(entry)
                 except Exception:  # one odd subscription must not stop the others
                     log.exception("subscription failed to match", extra={"chat": str(first.chat), "query": first.query})
-        return matched
 
-    def _matching_positions(self, doc: MatchDoc) -> list[int] | np.ndarray:
-        # Positions in self.subscriptions, in id order. Every subscription is in exactly one entry, so the
-        # entries' members repeat none. A few entries are joined in Python, many in numpy (fixed cost ~10 µs).
-        entries = self._matching_entries(doc)
-        if len(entries) < NUMPY_FROM:
-            return sorted(chain.from_iterable(map(self._members.__getitem__, entries)))
-        chosen = np.fromiter(entries, dtype=np.int64, count=len(entries))
-        return np.sort(self._flat_members[self._member_runs.spans(chosen)])
+    def matching_positions(self, view: DocView) -> list[int] | np.ndarray:
+        """Return the positions in `subscriptions` of those matching the article: ascending (id order), each once."""
+        true = self.leaves.true_leaves(view)
+        if len(true) >= NUMPY_FROM:
+            return self._bulk_positions(view, true)
+        # Few true leaves: followed in Python, with numpy only for the two-clause conjunctions.
+        direct = self._direct
+        matched: set[int] = set().union(*map(direct.__getitem__, direct.keys() & true))
+        clauses = self._true_clauses(true)
+        paired: np.ndarray | None = None
+        if clauses:
+            true_clauses = np.fromiter(clauses, dtype=np.int64, count=len(clauses))
+            spans = self._pair_runs.spans(true_clauses)
+            if len(spans):
+                holds = np.zeros(self._clause_count, dtype=bool)
+                holds[true_clauses] = True
+                paired = self._pair_position[spans[holds[self._pair_other[spans]]]]
+        self._decide_rest(view, true, clauses, matched)
+        if len(matched) < NUMPY_FROM and (paired is None or len(paired) < NUMPY_FROM):
+            # Every subscription is in exactly one entry, but a pair's positions may repeat a direct entry's
+            # (an entry with two conjunctions that both hold): the set takes each once.
+            positions = set(chain.from_iterable(map(self._members.__getitem__, matched)))
+            if paired is not None:
+                positions.update(paired.tolist())
+            return sorted(positions)
+        chosen = np.fromiter(matched, dtype=np.int64, count=len(matched))
+        parts = [self._flat_members[self._member_runs.spans(chosen)]]
+        if paired is not None:
+            parts.append(paired)
+        return np.unique(np.concatenate(parts))
+
+    def _bulk_positions(self, view: DocView, true: set[int]) -> np.ndarray:
+        # Many true leaves (a skewed article naming famous companies): every step is a numpy gather.
+        true_ids = np.fromiter(true, dtype=np.int64, count=len(true))
+        parts = [self._direct_flat[self._direct_runs.spans(true_ids)]]
+        holds = np.zeros(self._clause_count, dtype=bool)
+        holds[self._clause_flat[self._clause_runs.spans(true_ids)]] = True
+        true_clauses = np.flatnonzero(holds)
+        spans = self._pair_runs.spans(true_clauses)
+        parts.append(self._pair_position[spans[holds[self._pair_other[spans]]]])
+        matched: set[int] = set()
+        clauses: set[int] = set(true_clauses.tolist()) if self._excluding or self._general else set()
+        self._decide_rest(view, true, clauses, matched)
+        if matched:
+            chosen = np.fromiter(matched, dtype=np.int64, count=len(matched))
+            parts.append(self._flat_members[self._member_runs.spans(chosen)])
+        return np.unique(np.concatenate(parts))
+
+    def chats_of(
+        self, positions: list[int] | np.ndarray, extra: Sequence[CompiledSubscription] = ()
+    ) -> list[tuple[ChatRef, str]]:
+        """Return (chat, query) per chat among the positions and `extra` (id order), named by its oldest one."""
+        if isinstance(positions, list):
+            # Later pairs overwrite earlier ones, so going newest first each chat keeps its oldest.
+            newest_first = positions[::-1]
+            oldest = dict(zip(map(self._chat_list.__getitem__, newest_first), newest_first, strict=True))
+            chosen: list[int] = list(oldest.values())
+            named = list(map(self._named.__getitem__, chosen))
+            if not extra:
+                return named
+            codes: list[int] = list(oldest)
+        else:
+            # In id order, unique() gives each chat's first occurrence: its oldest matching subscription.
+            code_array, first = np.unique(self._chat_of[positions], return_index=True)
+            chosen_array = positions[first]
+            named = self._named_array[chosen_array].tolist()
+            if not extra:
+                return named
+            codes, chosen = code_array.tolist(), chosen_array.tolist()
+        # Subscriptions from outside the index (few): each replaces its chat's pick when it is older.
+        slot = {self._chat_keys[code]: i for i, code in enumerate(codes)}
+        ids = self._ids[chosen].tolist() if chosen else []
+        for sub in extra:
+            key = sub.chat_key or str(sub.chat)
+            i = slot.get(key)
+            if i is None:
+                slot[key] = len(named)
+                named.append((sub.chat, sub.query))
+                ids.append(sub.id)
+            elif sub.id < ids[i]:
+                named[i] = (sub.chat, sub.query)
+                ids[i] = sub.id
+        return named
 
     def matching(self, doc: MatchDoc) -> list[CompiledSubscription]:
         """Return every subscription that matches the article, in id order."""
-        positions = self._matching_positions(doc)
+        positions = self.matching_positions(DocView(doc))
         return [self.subscriptions[p] for p in (positions if isinstance(positions, list) else positions.tolist())]
 
     def match_chats(self, doc: MatchDoc) -> list[tuple[ChatRef, str]]:
         """Return (chat, query) for each chat with a matching subscription, named by its oldest matching one."""
-        positions = self._matching_positions(doc)
+        return self.chats_of(self.matching_positions(DocView(doc)))
+
+
+class DeltaIndex:
+    """Subscriptions added since the main index was built, filed under their anchor terms and tested one by one.
+
+    Adding or removing one costs a few dictionary operations, whatever the number of subscriptions; it stays
+    small because LiveSubscriptionIndex folds it into a new main index once it has grown.
+    """
+
+    def __init__(self) -> None:
+        self.subscriptions: dict[int, CompiledSubscription] = {}
+        self._postings: dict[str, dict[Term, dict[int, CompiledSubscription]]] = {}
+        self._always: dict[int, CompiledSubscription] = {}
+
+    def __len__(self) -> int:
+        return len(self.subscriptions)
+
+    def add(self, sub: CompiledSubscription) -> None:
+        """File one subscription (one with an empty query is kept but never matches)."""
+        self.subscriptions[sub.id] = sub
+        if sub.parsed.root is None:
+            return
+        if sub.anchors is None:
+            self._always[sub.id] = sub
+            return
+        for kind, term in sub.anchors:
+            self._postings.setdefault(kind, {}).setdefault(term, {})[sub.id] = sub
+
+    def remove(self, sub_id: int) -> None:
+        """Forget one subscription, if it is here."""
+        sub = self.subscriptions.pop(sub_id, None)
+        if sub is None or sub.parsed.root is None:
+            return
+        self._always.pop(sub_id, None)
+        for kind, term in sub.anchors or ():
+            postings = self._postings[kind]
+            postings[term].pop(sub_id, None)
+            if not postings[term]:
+                del postings[term]
+
+    def matching(self, view: DocView) -> list[CompiledSubscription]:
+        """Return the subscriptions that match the article, in id order."""
+        if not self.subscriptions:
+            return []
+        candidates: dict[int, CompiledSubscription] = dict(self._always)
+        for kind, postings in self._postings.items():
+            for term in postings.keys() & view.anchor_terms(kind):
+                candidates.update(postings[term])
+        found: list[CompiledSubscription] = []
+        for sub_id in sorted(candidates):
+            sub = candidates[sub_id]
+            try:
+                if sub.test(view):
+                    found.append(sub)
+            except Exception:  # one odd subscription must not stop the others
+                log.exception("subscription failed to match", extra={"chat": str(sub.chat), "query": sub.query})
+        return found
+
+
+class LiveSubscriptionIndex:
+    """The subscriptions as they change: a main SubscriptionIndex, a DeltaIndex of those added since, and
+    tombstones for the main index's subscriptions removed since.
+
+    A change costs about the same with 100k subscriptions as with 1k. Once the delta and the tombstones
+    together pass `merge_after`, a new main index is built from the live subscriptions (in a background
+    thread when `background`), and the changes made meanwhile are put back in front of it. Every method
+    may be called from any thread.
+    """
+
+    def __init__(
+        self, subscriptions: Sequence[CompiledSubscription] = (), *, merge_after: int = 1000, background: bool = True
+    ) -> None:
+        self.merge_after = merge_after
+        self.background = background
+        self._lock = threading.RLock()
+        self._live: dict[int, CompiledSubscription] = {sub.id: sub for sub in subscriptions}
+        self._merging: threading.Thread | None = None
+        self._touched: set[int] = set()  # ids changed while a merge runs
+        self._install(SubscriptionIndex(list(self._live.values())), dict(self._live), set(self._live))
+
+    def _install(self, main: SubscriptionIndex, covered: dict[int, CompiledSubscription], ids: Iterable[int]) -> None:
+        # `covered`: what `main` holds; `ids`: every id that may differ between it and the live subscriptions.
+        self._main = main
+        self._main_position = {sub.id: position for position, sub in enumerate(main.subscriptions)}
+        self._delta = DeltaIndex()
+        self._dead: set[int] = set()  # positions in main of subscriptions removed or changed since
+        for sub_id in ids:
+            live, held = self._live.get(sub_id), covered.get(sub_id)
+            if live is held:
+                continue
+            if held is not None:
+                self._dead.add(self._main_position[sub_id])
+            if live is not None:
+                self._delta.add(live)
+        self._dead_mask: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @property
+    def pending(self) -> int:
+        """Return how many changes sit in front of the main index (delta subscriptions plus tombstones)."""
+        return len(self._delta) + len(self._dead)
+
+    def ids(self) -> set[int]:
+        """Return the ids of the live subscriptions."""
+        with self._lock:
+            return set(self._live)
+
+    def get(self, sub_id: int) -> CompiledSubscription | None:
+        """Return the live subscription with this id, if any."""
+        return self._live.get(sub_id)
+
+    def apply(self, added: Iterable[CompiledSubscription] = (), removed: Iterable[int] = ()) -> None:
+        """Remove the subscriptions numbered `removed`, then add (or replace) those in `added`."""
+        with self._lock:
+            for sub_id in removed:
+                self._drop(sub_id)
+            for sub in added:
+                self._drop(sub.id)
+                self._live[sub.id] = sub
+                self._delta.add(sub)
+                self._touched.add(sub.id)
+            self._maybe_merge()
+
+    def add(self, sub: CompiledSubscription) -> None:
+        """Add one subscription, or replace the one with the same id."""
+        self.apply(added=(sub,))
+
+    def remove(self, sub_id: int) -> None:
+        """Remove one subscription (nothing happens when there is none with this id)."""
+        self.apply(removed=(sub_id,))
+
+    def _drop(self, sub_id: int) -> None:
+        if self._live.pop(sub_id, None) is None:
+            return
+        self._touched.add(sub_id)
+        if sub_id in self._delta.subscriptions:
+            self._delta.remove(sub_id)
+        else:
+            self._dead.add(self._main_position[sub_id])
+            self._dead_mask = None
+
+    def _maybe_merge(self) -> None:
+        if self._merging is not None or self.pending < self.merge_after:
+            return
+        snapshot = dict(self._live)
+        self._touched = set()
+        if not self.background:
+            self._install(SubscriptionIndex(list(snapshot.values())), snapshot, self._touched)
+            return
+        self._merging = threading.Thread(target=self._merge, args=(snapshot,), name="subscription-merge", daemon=True)
+        self._merging.start()
+
+    def _merge(self, snapshot: dict[int, CompiledSubscription]) -> None:
+        try:
+            main = SubscriptionIndex(list(snapshot.values()))
+        except Exception:  # the current main index and delta still answer correctly
+            log.exception("subscription index merge failed")
+            with self._lock:
+                self._merging = None
+            return
+        with self._lock:
+            self._install(main, snapshot, self._touched)
+            self._touched = set()
+            self._merging = None
+
+    def wait_merged(self, timeout: float | None = None) -> None:
+        """Wait for a merge running in the background, if any, to be installed."""
+        thread = self._merging
+        if thread is not None:
+            thread.join(timeout)
+
+    def rebuild(self) -> None:
+        """Build the main index again from every live subscription, now, in this thread."""
+        self.wait_merged()
+        with self._lock:
+            snapshot = dict(self._live)
+            self._touched = set()
+            self._install(SubscriptionIndex(list(snapshot.values())), snapshot, ())
+
+    def _positions(self, view: DocView) -> list[int] | np.ndarray:
+        positions = self._main.matching_positions(view)
+        if not self._dead:
+            return positions
         if isinstance(positions, list):
-            # Later pairs overwrite earlier ones, so going newest first each chat keeps its oldest.
-            newest_first = positions[::-1]
-            chats = map(self._chat_list.__getitem__, newest_first)
-            return list(dict(zip(chats, map(self._named.__getitem__, newest_first), strict=True)).values())
-        # In id order, unique() gives each chat's first occurrence: its oldest matching subscription.
-        _, first = np.unique(self._chat_of[positions], return_index=True)
-        return list(map(self._named.__getitem__, positions[first].tolist()))
+            return [p for p in positions if p not in self._dead]
+        if self._dead_mask is None:
+            mask = np.zeros(len(self._main), dtype=bool)
+            mask[list(self._dead)] = True
+            self._dead_mask = mask
+        return positions[~self._dead_mask[positions]]
+
+    def match_chats(self, doc: MatchDoc) -> list[tuple[ChatRef, str]]:
+        """Return (chat, query) for each chat with a matching subscription, named by its oldest matching one."""
+        view = DocView(doc)
+        with self._lock:  # a change never lands between the main index's answer and the delta's
+            return self._main.chats_of(self._positions(view), self._delta.matching(view))
+
+    def matching(self, doc: MatchDoc) -> list[CompiledSubscription]:
+        """Return every live subscription that matches the article, in id order."""
+        view = DocView(doc)
+        with self._lock:
+            positions = self._positions(view)
+            found = [self._main.subscriptions[p] for p in (positions if isinstance(positions, list) else positions)]
+            return sorted(found + self._delta.matching(view), key=lambda s: s.id)
 
 
 class SubscriptionCompiler:
@@ -723,7 +1011,13 @@ class SubscriptionCompiler:
 
 
 class SubscriptionMatcher:
-    """Holds the compiled subscription index and answers which chats an article concerns."""
+    """Holds the live subscription index and answers which chats an article concerns.
+
+    It reads the store's subscriptions version before each article: all the subscriptions are compiled and
+    indexed at the first read (startup); after that, a new version (a /subscribe or /unsubscribe in this
+    process or in another worker) is compared with what the index holds, and only the subscriptions added,
+    changed or removed are compiled and applied to it.
+    """
 
     def __init__(
         self,
@@ -731,34 +1025,53 @@ class SubscriptionMatcher:
         clock: Callable[[], datetime] | None = None,
         *,
         entities: Mapping[str, Sequence[str]] | None = None,
+        merge_after: int = 1000,
+        background_merge: bool = True,
     ) -> None:
         self.store = store
         self.compiler = SubscriptionCompiler(entities, clock=clock)
         self.analyzers = self.compiler.analyzers
-        self.index = SubscriptionIndex([])
+        self.index = LiveSubscriptionIndex(merge_after=merge_after, background=background_merge)
         self._version: int | None = None
-        self._cache: dict[tuple[int, str], CompiledSubscription] = {}
+        self._refresh_lock = threading.Lock()
+
+    def _compile(self, sub: Subscription) -> CompiledSubscription | None:
+        try:
+            return self.compiler.compile(sub.id, sub.chat, sub.query)
+        except Exception:  # a query the parser chokes on must not stop every alert
+            log.exception("subscription failed to compile", extra={"chat": str(sub.chat), "query": sub.query})
+            return None
 
     def refresh(self) -> None:
-        """Re-read the subscriptions when they changed; parse only the ones not seen before."""
+        """Bring the index up to the store's subscriptions when their version changed, applying only the changes."""
         version = self.store.subscriptions_version()
         if version == self._version:
             return
-        subscriptions = self.store.list_subscriptions()
-        cache: dict[tuple[int, str], CompiledSubscription] = {}
-        for sub in subscriptions:
-            key = (sub.id, sub.query)
-            compiled = self._cache.get(key)
-            if compiled is None or compiled.chat != sub.chat:
-                try:
-                    compiled = self.compiler.compile(sub.id, sub.chat, sub.query)
-                except Exception:  # a query the parser chokes on must not stop every alert
-                    log.exception("subscription failed to compile", extra={"chat": str(sub.chat), "query": sub.query})
-                    continue
-            cache[key] = compiled
-        self._cache = cache
-        self.index = SubscriptionIndex(list(cache.values()))
-        self._version = version
+        with self._refresh_lock:  # two threads seeing the new version apply it once
+            if version == self._version:
+                return
+            subscriptions = self.store.list_subscriptions()
+            if self._version is None:
+                compiled = [c for c in map(self._compile, subscriptions) if c is not None]
+                self.index = LiveSubscriptionIndex(
+                    compiled, merge_after=self.index.merge_after, background=self.index.background
+                )
+            else:
+                added: list[CompiledSubscription] = []
+                seen: set[int] = set()
+                for sub in subscriptions:
+                    seen.add(sub.id)
+                    held = self.index.get(sub.id)
+                    if held is not None and held.query == sub.query and held.chat == sub.chat:
+                        continue
+                    found = self._compile(sub)
+                    if found is not None:
+                        added.append(found)
+                    elif held is not None:  # changed into a query that does not compile: the old one goes
+                        seen.discard(sub.id)
+                gone = self.index.ids() - seen
+                self.index.apply(added, gone)
+            self._version = version
 
     def match(self, article: Article) -> list[tuple[ChatRef, str]]:
         """Return (chat, query) for each chat with a subscription matching the article (one per chat)."""
