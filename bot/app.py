@@ -273,7 +273,13 @@ class App:
         if telegram_token:
             from bot.platforms.telegram_adapter import TelegramPlatform
 
-            telegram = TelegramPlatform(telegram_token, api_base_url=settings.telegram.api_base_url)
+            webhook = settings.telegram.webhook if settings.telegram.mode == "webhook" else None
+            telegram = TelegramPlatform(
+                telegram_token,
+                api_base_url=settings.telegram.api_base_url,
+                webhook=webhook,
+                webhook_secret=settings.token(webhook.secret_token_env) if webhook else None,
+            )
             await telegram.start(self.router)
             self._stack.push_async_callback(telegram.stop)
             self.platforms["telegram"] = telegram
@@ -288,6 +294,8 @@ class App:
                 token=discord_token,
                 api_base_url=settings.discord.api_base_url,
                 gateway_url=settings.discord.gateway_url,
+                shards=settings.discord.shards,
+                shard_ids=settings.discord.shard_ids,
             )
             await discord.start(self.router)
             self._stack.push_async_callback(discord.stop)

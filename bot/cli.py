@@ -89,7 +89,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _secrets(settings: Settings | None) -> list[str]:
     names = ["TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"]
     if settings is not None:
-        names += [settings.telegram.token_env, settings.discord.token_env]
+        names += [settings.telegram.token_env, settings.discord.token_env, settings.telegram.webhook.secret_token_env]
         if settings.summarizer.llm:
             names.append(settings.summarizer.llm.api_key_env)
     return [os.environ.get(name, "") for name in names]

@@ -88,9 +88,24 @@ class StoriesSettings:
 
 
 @dataclass(frozen=True)
+class TelegramWebhookSettings:
+    # Telegram POSTs each update to `public_url` (the reverse proxy), which forwards it to listen:port + path.
+    listen: str = "127.0.0.1"
+    port: int = 8443  # 0: any free port (tests)
+    path: str = ""  # empty: the path of public_url, as a proxy that passes paths through forwards it
+    public_url: str = ""
+    secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"  # the secret itself lives in the environment
+    max_connections: int = 40
+    set_webhook: bool = True  # with several front ends, one process (or a deploy step) registers the webhook
+    drop_pending_updates: bool = False
+
+
+@dataclass(frozen=True)
 class TelegramSettings:
     token_env: str = "TELEGRAM_BOT_TOKEN"
     api_base_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"  # or "webhook"
+    webhook: TelegramWebhookSettings = field(default_factory=TelegramWebhookSettings)
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,10 @@ class DiscordSettings:
     token_env: str = "DISCORD_BOT_TOKEN"
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
+    # Sharding (issue 9): "off" (one plain connection), "auto" (Discord's recommended count) or a number N.
+    shards: int | str = "off"
+    # Which of the N shards this process runs (several processes each run a slice); empty: all of them.
+    shard_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -360,6 +379,50 @@ def _read_allowed_chats(raw: Any, problems: list[str]) -> tuple[ChatRef, ...]:
     return tuple(chats)
 
 
+def _read_discord_shards(section: _Reader, settings: DiscordSettings) -> DiscordSettings:
+    """Read discord.shards (off, auto or N) and discord.shard_ids (a slice of 0..N-1) into `settings`."""
+    raw = section.get("shards", "off")
+    shards: int | str = "off"
+    # YAML 1.1 reads a bare `off` as false.
+    if raw is False or (isinstance(raw, str) and raw.strip().lower() == "off"):
+        shards = "off"
+    elif isinstance(raw, str) and raw.strip().lower() == "auto":
+        shards = "auto"
+    elif isinstance(raw, str) and raw.strip().isdigit():
+        shards = int(raw.strip())
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        shards = raw
+    else:
+        section.fail("shards", f"must be off, auto or a number of shards, not {raw!r}")
+    if isinstance(shards, int) and shards < 1:
+        section.fail("shards", f"must be at least 1 (or off, or auto), not {shards}")
+        shards = "off"
+    raw_ids = section.get("shard_ids")
+    ids: list[int] = []
+    if raw_ids is not None:
+        if not isinstance(raw_ids, list) or not raw_ids:
+            section.fail("shard_ids", "must be a non-empty list of shard ids, like [0, 1]")
+        elif not isinstance(shards, int):
+            section.fail(
+                "shard_ids",
+                f"needs discord.shards set to the total number of shards (it is {shards}): "
+                "shard ids are counted out of a fixed total",
+            )
+        else:
+            seen: set[int] = set()
+            for index, item in enumerate(raw_ids):
+                if isinstance(item, bool) or not isinstance(item, int):
+                    section.fail(f"shard_ids[{index}]", f"must be a whole number, not {item!r}")
+                elif not 0 <= item < shards:
+                    section.fail(f"shard_ids[{index}]", f"{item} is not a shard of {shards}: ids run 0..{shards - 1}")
+                elif item in seen:
+                    section.fail(f"shard_ids[{index}]", f"shard {item} is listed twice")
+                else:
+                    seen.add(item)
+                    ids.append(item)
+    return _replace(settings, shards=shards, shard_ids=tuple(ids))
+
+
 def _read_alerts(section: _Reader) -> AlertSettings:
     from bot.alerts.policy import PolicyError, parse_digest, parse_quiet_hours, parse_timezone
 
@@ -382,6 +445,93 @@ def _read_alerts(section: _Reader) -> AlertSettings:
         digest_size=section.number("digest_size", 10, minimum=1, integer=True),
     )
     section.finish()
+    return settings
+
+
+# setWebhook's secret_token: what Telegram accepts (Bot API, setWebhook).
+TELEGRAM_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# The official Bot API calls webhooks over HTTPS on these ports only; a self-hosted server in --local mode
+# has no such limits.
+TELEGRAM_WEBHOOK_PORTS = (80, 88, 443, 8443)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_URL_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+
+
+def telegram_secret_problem(value: str) -> str | None:
+    """Say why `value` cannot be a Telegram webhook secret token, or None when it can (never echo it)."""
+    if not TELEGRAM_SECRET_TOKEN.match(value):
+        return (
+            "holds a secret Telegram refuses: it needs 1-256 characters among A-Z a-z 0-9 _ - "
+            f"(got {len(value)} characters)"
+        )
+    return None
+
+
+def _read_telegram(tg: _Reader) -> TelegramSettings:
+    official = TelegramSettings.api_base_url
+    api_base_url = tg.url("api_base_url", official)
+    mode = tg.string("mode", TelegramSettings.mode)
+    if mode not in ("polling", "webhook"):
+        tg.fail("mode", f"must be polling or webhook, not {mode!r}")
+        mode = "polling"
+    hook = tg.section("webhook")
+    defaults = TelegramWebhookSettings()
+    port = hook.number("port", defaults.port, integer=True)
+    if port > 65535:
+        hook.fail("port", "must be at most 65535")
+    public_url = hook.string("public_url", "") if hook.get("public_url") is not None else ""
+    path = hook.string("path", "") if hook.get("path") is not None else ""
+    if public_url:
+        parts = urlsplit(public_url)
+        try:
+            public_port = parts.port
+        except ValueError:
+            public_port = None
+            hook.fail("public_url", f"has a bad port: {public_url!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            hook.fail("public_url", f"not an https URL: {public_url!r}")
+        elif api_base_url.rstrip("/") == official and parts.scheme != "https":
+            hook.fail("public_url", "Telegram calls webhooks over HTTPS only (http needs a self-hosted Bot API server)")
+        elif api_base_url.rstrip("/") == official and public_port not in (None, *TELEGRAM_WEBHOOK_PORTS):
+            hook.fail("public_url", f"Telegram calls webhooks on ports 80, 88, 443 or 8443 only, not {public_port}")
+        if parts.fragment:
+            hook.fail("public_url", "must not have a #fragment")
+        if not parts.path or parts.path == "/":
+            hook.fail("public_url", "needs a path, e.g. https://bot.example.com/telegram/<random string>")
+        path = path or parts.path
+    elif mode == "webhook":
+        hook.fail("public_url", "is required in webhook mode: the https URL of your reverse proxy that Telegram calls")
+    if path and not _URL_PATH.match(path):
+        hook.fail("path", f"must be a URL path starting with / (got {path!r})")
+    secret_env = hook.string("secret_token_env", defaults.secret_token_env)
+    if not _ENV_NAME.match(secret_env):
+        hook.fail("secret_token_env", f"must be an environment variable name, not {secret_env!r}")
+    elif mode == "webhook" and os.environ.get(secret_env, "").strip():
+        # Checked here too so that check-config finds it; the bot refuses to start without a valid secret.
+        problem = telegram_secret_problem(os.environ[secret_env].strip())
+        if problem:
+            hook.fail("secret_token_env", f"${secret_env} {problem}")
+    max_connections = hook.number("max_connections", defaults.max_connections, minimum=1, integer=True)
+    if max_connections > 100:
+        hook.fail("max_connections", "must be at most 100 (Telegram's limit)")
+    webhook = TelegramWebhookSettings(
+        listen=hook.string("listen", defaults.listen),
+        port=port,
+        path=path,
+        public_url=public_url,
+        secret_token_env=secret_env,
+        max_connections=max_connections,
+        set_webhook=hook.boolean("set_webhook", defaults.set_webhook),
+        drop_pending_updates=hook.boolean("drop_pending_updates", defaults.drop_pending_updates),
+    )
+    hook.finish()
+    settings = TelegramSettings(
+        token_env=tg.string("token_env", TelegramSettings.token_env),
+        api_base_url=api_base_url,
+        mode=mode,
+        webhook=webhook,
+    )
+    tg.finish()
     return settings
 
 
@@ -443,12 +593,7 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
     stories_settings = StoriesSettings(window_hours=stories.number("window_hours", 72, minimum=1, integer=True))
     stories.finish()
 
-    tg = root.section("telegram")
-    telegram_settings = TelegramSettings(
-        token_env=tg.string("token_env", TelegramSettings.token_env),
-        api_base_url=tg.url("api_base_url", TelegramSettings.api_base_url),
-    )
-    tg.finish()
+    telegram_settings = _read_telegram(root.section("telegram"))
 
     dc = root.section("discord")
     discord_settings = DiscordSettings(
@@ -456,6 +601,7 @@ def parse_settings(data: Any, source_path: str = "") -> Settings:
         api_base_url=dc.url("api_base_url", DiscordSettings.api_base_url),
         gateway_url=dc.url("gateway_url", DiscordSettings.gateway_url, schemes=("ws", "wss")),
     )
+    discord_settings = _read_discord_shards(dc, discord_settings)
     dc.finish()
 
     console = root.section("console")

@@ -9,14 +9,24 @@ gateway cache needed. Every message is sent with allowed_mentions that ping nobo
 The client runs in the caller's event loop: `start()` logs in, syncs the commands and connects in a
 background task (never `client.run()`), returning once the gateway says READY.
 
+Sharding (`shards`): "off" runs one plain discord.Client, as a small bot needs. "auto" runs an
+AutoShardedClient with the shard count Discord recommends (GET /gateway/bot); a number N runs N shards,
+all of them or only `shard_ids`, so several processes can each run a slice. A process running exactly
+one shard uses a plain Client with shard_id/shard_count (what discord.py documents for one shard per
+process). Whatever the shard, commands, buttons and autocomplete arrive on the connection of their
+guild's shard and are answered over REST, and alerts go over REST to a channel id, so any process can
+deliver an alert to any guild. IDENTIFYs are spaced as Discord asks (one per 5 s per bucket
+shard_id % max_concurrency), and start() returns once every shard of this process is ready.
+
 Needs: scopes `bot` + `applications.commands`; only the non-privileged Guilds intent (no message content:
 slash commands do not need it); channel permissions View Channel, Send Messages, Embed Links,
 Attach Files.
 
 Errors:
 
-    DiscordAdapterError         base: the adapter cannot work as configured
+    DiscordAdapterError         base: the adapter cannot work as configured (bad shard settings too)
     └── DiscordStartError       login, command sync or gateway connection failed at start
+                                (Discord requiring sharding, close 4011, says to set discord.shards)
 
 Sends report failures as bot.delivery.errors (RetryLater, TransientError, PermanentError). discord.py
 itself waits out rate limits shorter than `max_ratelimit_wait_s` (it must honour Discord's buckets) and
@@ -30,7 +40,8 @@ import contextlib
 import inspect
 import io
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Optional
 
 import aiohttp
@@ -62,6 +73,18 @@ from handlers.spec import COMMANDS, CommandSpec
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 PLATFORM = "discord"
+IDENTIFY_INTERVAL_S = 5.0  # Discord: one IDENTIFY per 5 s in each max_concurrency bucket
+# Gateway close codes that mean the configuration, not the network, is wrong: say what to change.
+_CLOSE_REASONS = {
+    4004: "the token was refused (gateway close 4004 Authentication failed)",
+    4010: "Discord refused the shard (gateway close 4010 Invalid shard): check discord.shards and discord.shard_ids",
+    4011: (
+        "Discord requires sharding for this bot (gateway close 4011 Sharding required: it is in too many "
+        "servers for one connection); set discord.shards: auto (or a number of shards) in the config"
+    ),
+    4013: "Discord refused the intents (gateway close 4013 Invalid intents)",
+    4014: "a privileged intent is not enabled for this application (gateway close 4014 Disallowed intents)",
+}
 
 _log = logging.getLogger(__name__)
 _NO_PINGS = discord.AllowedMentions.none()
@@ -107,6 +130,8 @@ class DiscordAdapter:
         max_ratelimit_wait_s: float = 30.0,
         reply_deadline_s: float = 2.0,
         button_tokens: int = 10_000,
+        shards: int | str = "off",
+        shard_ids: Sequence[int] = (),
     ) -> None:
         """Configure the adapter; nothing connects before start().
 
@@ -116,9 +141,11 @@ class DiscordAdapter:
         was there: run one such adapter per process. `guild_id` syncs commands to one guild (instant)
         instead of globally. `reply_deadline_s` is how long a command may take before the adapter
         acknowledges the interaction and edits the answer in later (Discord allows 3 s).
+        `shards` is "off", "auto" or a shard count N; `shard_ids` (needs N) picks the shards this process runs.
         """
         if not token or not token.strip():
             raise DiscordAdapterError("a bot token is required")
+        self._shards, self._shard_ids = _check_shards(shards, shard_ids)
         self._token = token.strip()
         self._default_lang = default_lang if default_lang in ("en", "fr") else "en"
         self._api_base_url = api_base_url.rstrip("/")
@@ -136,6 +163,7 @@ class DiscordAdapter:
         self._tree: app_commands.CommandTree[discord.Client] | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._saved_urls: tuple[str, yarl.URL] | None = None
+        self._identify_gate: IdentifyGate | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -145,13 +173,7 @@ class DiscordAdapter:
             raise DiscordAdapterError("already started")
         self._router = router
         self._apply_urls()
-        client = _VeilleClient(
-            self,
-            intents=discord.Intents(guilds=True),
-            allowed_mentions=_NO_PINGS,
-            guild_ready_timeout=self._guild_ready_timeout_s,
-            max_ratelimit_timeout=self._max_ratelimit_wait_s,
-        )
+        client = self._build_client()
         tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
         self._client, self._tree = client, tree
         try:
@@ -159,6 +181,8 @@ class DiscordAdapter:
             for spec in COMMANDS:
                 tree.add_command(self._build_command(spec), guild=self._guild)
             await self._login(client)
+            if self._shards != "off":
+                await self._plan_shards(client)
             if self._sync_commands:
                 await self._sync(tree)
             self._connect_task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
@@ -166,7 +190,85 @@ class DiscordAdapter:
         except BaseException:
             await self.stop()
             raise
-        _log.info("discord: connected as %s, %d commands", client.user, len(COMMANDS))
+        _log.info("discord: connected as %s, %d commands%s", client.user, len(COMMANDS), self._shard_summary(client))
+
+    @property
+    def shard_count(self) -> int | None:
+        """Return the total number of shards once started (None when sharding is off)."""
+        if self._client is None or self._shards == "off":
+            return None
+        return self._client.shard_count
+
+    @property
+    def running_shards(self) -> list[int]:
+        """Return the shard ids this process runs (empty when sharding is off or not started)."""
+        client = self._client
+        if client is None or self._shards == "off":
+            return []
+        if isinstance(client, discord.AutoShardedClient):
+            return sorted(client.shards)
+        return [client.shard_id] if client.shard_id is not None else []
+
+    def _build_client(self) -> discord.Client:
+        options: dict[str, Any] = {
+            "intents": discord.Intents(guilds=True),
+            "allowed_mentions": _NO_PINGS,
+            "guild_ready_timeout": self._guild_ready_timeout_s,
+            "max_ratelimit_timeout": self._max_ratelimit_wait_s,
+        }
+        if self._shards == "off":
+            return _VeilleClient(self, **options)
+        if isinstance(self._shards, int):
+            ids = list(self._shard_ids) or list(range(self._shards))
+            if len(ids) == 1:
+                # One shard per process: discord.py's documented plain Client with shard_id/shard_count.
+                return _VeilleClient(self, shard_id=ids[0], shard_count=self._shards, **options)
+            return _VeilleShardedClient(self, shard_count=self._shards, shard_ids=ids, **options)
+        # "auto": the count is filled in from GET /gateway/bot after login (_plan_shards).
+        return _VeilleShardedClient(self, **options)
+
+    async def _plan_shards(self, client: discord.Client) -> None:
+        """Read GET /gateway/bot: the recommended shard count (auto), max_concurrency and session starts left."""
+        try:
+            recommended, _url, limits = await client.http.get_bot_gateway()
+        except (discord.GatewayNotFound, discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DiscordStartError("gateway", f"GET /gateway/bot failed: {_describe(exc)}") from exc
+        max_concurrency = int(limits.get("max_concurrency") or 1)
+        self._identify_gate = IdentifyGate(max_concurrency)
+        if self._shards == "auto":
+            # Set the count ourselves rather than letting discord.py connect to the URL /gateway/bot gave:
+            # launch_shards then uses DEFAULT_GATEWAY, so a configured gateway proxy is still honoured.
+            client.shard_count = max(1, int(recommended))
+            _log.info("discord: Discord recommends %d shard(s)", client.shard_count)
+        starting = len(self._shard_ids) or int(client.shard_count or 1)
+        remaining = int(limits.get("remaining", starting))
+        if remaining < starting:
+            reset_s = float(limits.get("reset_after") or 0) / 1000
+            raise DiscordStartError(
+                "gateway",
+                f"Discord's session start limit is spent ({remaining} left of {limits.get('total')}, "
+                f"{starting} needed); it resets in {reset_s:.0f}s",
+            )
+        _log.info(
+            "discord: starting shard(s) %s of %d (max_concurrency %d, %d session starts left)",
+            ",".join(str(i) for i in (self._shard_ids or range(int(client.shard_count or 1)))),
+            int(client.shard_count or 1),
+            max_concurrency,
+            remaining,
+        )
+
+    def _shard_summary(self, client: discord.Client) -> str:
+        if self._shards == "off":
+            return ""
+        return f", shards {self.running_shards} of {client.shard_count}"
+
+    async def _before_identify(self, shard_id: int | None) -> None:
+        if self._identify_gate is not None:
+            await self._identify_gate.wait(shard_id)
+
+    def _on_shard_ready(self, client: discord.Client, shard_id: int) -> None:
+        guilds = sum(1 for guild in client.guilds if guild.shard_id == shard_id)
+        _log.info("discord: shard %d/%s ready (%d guilds)", shard_id, client.shard_count, guilds)
 
     async def stop(self) -> None:
         """Close the gateway and HTTP session, and restore discord.py's class attributes."""
@@ -220,7 +322,7 @@ class DiscordAdapter:
         ready.cancel()
         if task in done:
             error = task.exception()
-            reason = _describe(error) if error else "the gateway connection ended"
+            reason = _gateway_reason(error) if error else "the gateway connection ended"
             raise DiscordStartError("gateway", reason)
         raise DiscordStartError("gateway", f"not ready after {self._ready_timeout_s}s")
 
@@ -415,17 +517,81 @@ class DiscordAdapter:
             )
 
 
-class _VeilleClient(discord.Client):
-    """discord.Client that hands button presses to the adapter (slash commands go through the tree)."""
+class IdentifyGate:
+    """Space gateway IDENTIFYs as Discord asks: one per 5 s in each bucket shard_id % max_concurrency."""
 
-    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
-        super().__init__(**options)
-        self._adapter = adapter
+    def __init__(
+        self,
+        max_concurrency: int,
+        *,
+        interval_s: float = IDENTIFY_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Configure the gate; `clock` and `sleep` are injectable so tests need no real waiting."""
+        self.max_concurrency = max(1, max_concurrency)
+        self._interval_s = interval_s
+        self._clock = clock
+        self._sleep = sleep
+        self._last: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def wait(self, shard_id: int | None) -> None:
+        """Wait until this shard may IDENTIFY, then count its IDENTIFY in its bucket."""
+        bucket = (shard_id or 0) % self.max_concurrency
+        lock = self._locks.setdefault(bucket, asyncio.Lock())
+        async with lock:
+            last = self._last.get(bucket)
+            if last is not None:
+                delay = last + self._interval_s - self._clock()
+                if delay > 0:
+                    await self._sleep(delay)
+            self._last[bucket] = self._clock()
+
+
+class _VeilleEvents:
+    """Events shared by the plain and the sharded client: buttons, identify pacing, per-shard ready logs."""
+
+    _adapter: DiscordAdapter
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Route presses of Veille's buttons; the command tree handles slash commands itself."""
         if interaction.type is discord.InteractionType.component:
             await self._adapter._on_component(interaction)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Pace IDENTIFY by Discord's max_concurrency when sharded (discord.py alone waits 5 s per shard)."""
+        if self._adapter._identify_gate is None:
+            await super().before_identify_hook(shard_id, initial=initial)  # type: ignore[misc]
+        else:
+            await self._adapter._before_identify(shard_id)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Log one line per shard ready (AutoShardedClient dispatches this for each of its shards)."""
+        assert isinstance(self, discord.Client)
+        self._adapter._on_shard_ready(self, shard_id)
+
+    async def on_ready(self) -> None:
+        """Log the ready line of a single-shard process (a plain Client has no shard_ready event)."""
+        assert isinstance(self, discord.Client)
+        if self.shard_id is not None and not isinstance(self, discord.AutoShardedClient):
+            self._adapter._on_shard_ready(self, self.shard_id)
+
+
+class _VeilleClient(_VeilleEvents, discord.Client):
+    """discord.Client (one connection, or one shard of N) wired to the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self._adapter = adapter
+
+
+class _VeilleShardedClient(_VeilleEvents, discord.AutoShardedClient):
+    """discord.AutoShardedClient (several shards in this process) wired to the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self._adapter = adapter
 
 
 class _FrenchDescriptions(app_commands.Translator):
@@ -548,6 +714,35 @@ def _is_admin(interaction: discord.Interaction) -> bool:
         return True
     permissions = interaction.permissions
     return bool(permissions.manage_guild or permissions.administrator)
+
+
+def _check_shards(shards: int | str, shard_ids: Sequence[int]) -> tuple[int | str, tuple[int, ...]]:
+    """Validate the shard settings; raise DiscordAdapterError saying which config key to fix."""
+    if isinstance(shards, str):
+        shards = shards.strip().lower()
+        if shards not in ("off", "auto"):
+            raise DiscordAdapterError(f"discord.shards must be off, auto or a number of shards, not {shards!r}")
+    elif isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise DiscordAdapterError(f"discord.shards must be off, auto or a number of shards >= 1, not {shards!r}")
+    ids = tuple(shard_ids)
+    if ids and not isinstance(shards, int):
+        raise DiscordAdapterError("discord.shard_ids needs discord.shards set to the total number of shards")
+    if isinstance(shards, int):
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < shards]
+        if bad:
+            raise DiscordAdapterError(f"discord.shard_ids: {bad} are not shards of {shards} (ids run 0..{shards - 1})")
+        if len(set(ids)) != len(ids):
+            raise DiscordAdapterError(f"discord.shard_ids lists a shard twice: {list(ids)}")
+    return shards, ids
+
+
+def _gateway_reason(exc: BaseException) -> str:
+    """Say why the gateway connection ended, naming the setting to change when it is a config problem."""
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return _CLOSE_REASONS[4014]
+    if isinstance(exc, discord.ConnectionClosed) and exc.code in _CLOSE_REASONS:
+        return _CLOSE_REASONS[exc.code]
+    return _describe(exc)
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,12 +4,21 @@ Runs inside the application's event loop (initialize, start, start_polling; neve
 Telegram, Discord and the scheduler share one loop. The Bot API base URL is a constructor argument, which
 is also how a self-hosted Bot API server is used. All HTML comes from bot.platforms.telegram_render.
 
+Two ways in, chosen by the `webhook` argument:
+
+    long polling (None)   PTB's updater calls getUpdates; start_polling first deletes any webhook
+    webhook               bot.platforms.telegram_webhook serves POSTs from a reverse proxy and puts each
+                          Update on PTB's update queue (same handlers, same concurrency); getUpdates is never
+                          called. With `set_webhook`, start() calls setWebhook; stop() never deletes the
+                          webhook, since other front ends behind the same proxy still serve it.
+
     message "/search ai" ─► Request(command="search", args="ai", lang, is_admin) ─► router ─► Reply ─► HTML
     button press         ─► callback_data ─► same command line, from_button=True ─► edit the message in place
 
 Errors:
 
-    TelegramAdapterError      start() could not connect: token refused, API unreachable, bad base URL
+    TelegramAdapterError      start() could not connect: token refused, API unreachable, bad base URL;
+                              webhook: no valid secret, port taken, setWebhook refused
     bot.delivery.errors.*     send_alert / edit_alert / send_reply failures, mapped from the SDK:
         RetryLater            429 with retry_after
         TransientError        5xx, timeouts, dropped connections, an unexpected answer
@@ -57,6 +66,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.config import TelegramWebhookSettings, telegram_secret_problem
 from bot.delivery.errors import (
     DeliveryError,
     MessageGone,
@@ -78,12 +88,14 @@ from bot.platforms.telegram_render import (
     visible_length,
     word,
 )
+from bot.platforms.telegram_webhook import InvalidUpdate, WebhookError, WebhookServer, WebhookStats
 from handlers.spec import COMMANDS, COMMANDS_BY_NAME
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 PLATFORM = "telegram"
 _COMMAND_LINE = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
 _ADMIN_STATUSES = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY]
 _T = TypeVar("_T")
 
 
@@ -167,12 +179,19 @@ class TelegramPlatform:
         admin_cache_s: float = 60.0,
         button_map_size: int = 2048,
         concurrent_updates: int = 16,
+        webhook: TelegramWebhookSettings | None = None,
+        webhook_secret: str | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         if not token or not token.strip():
             raise TelegramAdapterError("no bot token given")
         if not re.match(r"^https?://", api_base_url):
             raise TelegramAdapterError(f"api_base_url must be an http(s) URL, got {api_base_url!r}")
+        if webhook is not None:
+            _check_webhook(webhook, webhook_secret)
+        self._webhook = webhook
+        self._webhook_secret = (webhook_secret or "").strip()
+        self._webhook_server: WebhookServer | None = None
         self._token = token.strip()
         self.api_base_url = api_base_url
         self.default_lang = default_lang if default_lang in {"en", "fr"} else "en"
@@ -194,12 +213,12 @@ class TelegramPlatform:
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self, router: CommandRouter) -> None:
-        """Check the token, register the command menu, and begin long-polling in the current loop."""
+        """Check the token, register the command menu, and begin long polling (or serving the webhook)."""
         if self._app is not None:
             return
         self._router = router
         timeout = self._request_timeout_s
-        app = (
+        builder = (
             ApplicationBuilder()
             .token(self._token)
             .base_url(self.api_base_url)
@@ -212,8 +231,11 @@ class TelegramPlatform:
             .pool_timeout(timeout)
             .get_updates_connect_timeout(timeout)
             .get_updates_read_timeout(timeout)
-            .build()
         )
+        if self._webhook is not None:
+            # No updater in webhook mode: nothing can call getUpdates, which Telegram refuses (409) anyway.
+            builder = builder.updater(None)
+        app = builder.build()
         updates = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         app.add_handler(MessageHandler(filters.COMMAND & updates, self._on_command))
         app.add_handler(CallbackQueryHandler(self._on_button))
@@ -230,27 +252,118 @@ class TelegramPlatform:
             self.bot_username = app.bot.username
             await self._register_commands(app)
             await app.start()
+            if self._webhook is not None:
+                # Set first: replies to the first webhook updates need the running bot.
+                self._app = app
+                await self._start_webhook(app, self._webhook)
+                return
             assert app.updater is not None
             await app.updater.start_polling(
                 poll_interval=0.0,
                 timeout=self._poll_timeout_s,
-                allowed_updates=[Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY],
+                allowed_updates=ALLOWED_UPDATES,
             )
         except BaseException:
+            self._app = None
+            if self._webhook_server is not None:
+                await _quietly(self._webhook_server.stop(), self._log, "stopping the webhook server")
+                self._webhook_server = None
+            if app.running:
+                await _quietly(app.stop(), self._log, "stopping after a failed start")
             await _quietly(app.shutdown(), self._log, "shutting down after a failed start")
             raise
         self._app = app
         self._log.info("telegram: polling as @%s via %s", self.bot_username, self.api_base_url)
 
+    async def _start_webhook(
+        self, app: Application[Any, Any, Any, Any, Any, Any], settings: TelegramWebhookSettings
+    ) -> None:
+        """Serve the webhook, then (with set_webhook) tell Telegram where to send updates."""
+
+        async def accept(data: dict[str, Any]) -> None:
+            try:
+                update = Update.de_json(data, app.bot)
+            except Exception as exc:  # PTB raises KeyError, TypeError, AttributeError... on malformed parts
+                raise InvalidUpdate(f"{type(exc).__name__}: {exc}") from exc
+            await app.update_queue.put(update)
+
+        server = WebhookServer(
+            listen=settings.listen,
+            port=settings.port,
+            path=settings.path,
+            secret_token=self._webhook_secret,
+            accept=accept,
+            logger=self._log,
+        )
+        try:
+            await server.start()
+        except WebhookError as exc:
+            raise TelegramAdapterError(f"webhook server: {exc.reason}") from exc
+        self._webhook_server = server
+        if settings.set_webhook:
+            try:
+                await app.bot.set_webhook(
+                    settings.public_url,
+                    max_connections=settings.max_connections,
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=settings.drop_pending_updates,
+                    secret_token=self._webhook_secret,
+                )
+            except TelegramError as exc:
+                raise TelegramAdapterError(f"setWebhook({settings.public_url}) was refused: {exc.message}") from exc
+        else:
+            await self._check_registered(app, settings.public_url)
+        self._log.info(
+            "telegram: webhook as @%s on %s:%d%s, Telegram calls %s (%s)",
+            self.bot_username,
+            settings.listen,
+            server.port,
+            settings.path,
+            settings.public_url,
+            "registered with setWebhook" if settings.set_webhook else "registered elsewhere",
+        )
+
+    async def _check_registered(self, app: Application[Any, Any, Any, Any, Any, Any], public_url: str) -> None:
+        """Warn when the webhook another process registers does not point at this front end's proxy (yet)."""
+        try:
+            info = await app.bot.get_webhook_info()
+        except TelegramError as exc:
+            self._log.warning("telegram: getWebhookInfo failed: %s", exc.message)
+            return
+        if info.url != public_url:
+            self._log.warning(
+                "telegram: the registered webhook is %r, not %s: this front end receives nothing until one "
+                "process with telegram.webhook.set_webhook: true (or a deploy step) calls setWebhook",
+                info.url,
+                public_url,
+            )
+
+    @property
+    def webhook_port(self) -> int | None:
+        """Return the port the webhook server listens on (None in polling mode or when stopped)."""
+        return self._webhook_server.port if self._webhook_server is not None else None
+
+    @property
+    def webhook_stats(self) -> WebhookStats | None:
+        """Return the webhook server's counts of accepted, duplicate and refused requests."""
+        return self._webhook_server.stats if self._webhook_server is not None else None
+
     async def stop(self) -> None:
-        """Stop polling, let running handlers finish, and close the HTTP connections."""
-        app, self._app = self._app, None
+        """Stop receiving updates, let running handlers finish, and close the HTTP connections."""
+        app = self._app
         if app is None:
             return
+        server, self._webhook_server = self._webhook_server, None
+        if server is not None:
+            # The webhook stays registered: the other front ends behind the proxy still serve it.
+            await _quietly(server.stop(), self._log, "stopping the webhook server")
         if app.updater is not None and app.updater.running:
             await _quietly(app.updater.stop(), self._log, "stopping the updater")
         if app.running:
+            # The bot stays usable meanwhile: updates already acknowledged (webhook: answered 200) still get
+            # their replies while PTB drains its queue.
             await _quietly(app.stop(), self._log, "stopping the application")
+        self._app = None
         await _quietly(app.shutdown(), self._log, "shutting down")
 
     async def _register_commands(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -579,6 +692,23 @@ def _chat_id(chat: ChatRef) -> int | str:
     if re.fullmatch(r"@[A-Za-z0-9_]{4,64}", value):
         return value
     raise DeliveryError(str(chat), f"not a Telegram chat id or @channel name: {chat.chat_id!r}")
+
+
+def _check_webhook(settings: TelegramWebhookSettings, secret: str | None) -> None:
+    """Refuse a webhook setup Telegram or the proxy could not use, saying which setting to fix."""
+    if not settings.public_url:
+        raise TelegramAdapterError("webhook mode needs telegram.webhook.public_url (the URL Telegram calls)")
+    if not settings.path.startswith("/"):
+        raise TelegramAdapterError(f"telegram.webhook.path must start with /, got {settings.path!r}")
+    value = (secret or "").strip()
+    if not value:
+        raise TelegramAdapterError(
+            f"webhook mode needs a secret token: set ${settings.secret_token_env} "
+            "(1-256 characters among A-Z a-z 0-9 _ -, the same in every front end)"
+        )
+    problem = telegram_secret_problem(value)
+    if problem:
+        raise TelegramAdapterError(f"${settings.secret_token_env} {problem}")
 
 
 def _file_url(api_base_url: str) -> str:

@@ -9,7 +9,11 @@ and refuses what Discord refuses:
   limits Discord enforces beyond it (content 2000, 6000 embed characters per message, empty message),
   answered 400 {"code": 50035, "message": "Invalid Form Body", "errors": {...path...}};
 - per-route rate-limit buckets with X-RateLimit-* headers, a global limit, 429 with retry_after;
-- injectable faults: 5xx, dropped connections, 403 Missing Access (50001), 404 Unknown Channel (10003).
+- injectable faults: 5xx, dropped connections, 403 Missing Access (50001), 404 Unknown Channel (10003);
+- sharding like the gateway: /gateway/bot reports `recommended_shards` and a session start limit with
+  `max_concurrency`; IDENTIFY's `shard: [id, count]` is checked (close 4010 Invalid shard, 4011 Sharding
+  required below `min_shards`); each connection gets READY and GUILD_CREATE for its own guilds only
+  ((guild_id >> 22) % count), and a guild's interactions arrive on its shard's connection (DMs on shard 0).
 
 Point discord.py at it with `discord.http.Route.BASE = fake.api_base` and
 `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)`.
@@ -63,6 +67,7 @@ EMBED_TOTAL_LIMIT = 6000
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 PERM_MANAGE_GUILD = 1 << 5
+IDENTIFY_INTERVAL_S = 5.0  # Discord's identify window per max_concurrency bucket
 ALL_PERMISSIONS = (1 << 51) - 1
 
 
@@ -161,6 +166,7 @@ class Interaction:
     message_id: str | None = None  # the component's message (type 3) or the response message
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     choices: list[dict[str, Any]] | None = None  # autocomplete answer (callback type 8)
+    shards: list[int] = field(default_factory=list)  # the shard ids of the connections it was sent on
 
 
 @dataclass(slots=True)
@@ -195,8 +201,23 @@ class FakeDiscord:
         application_id: str = "700000000000000001",
         bot_user_id: str = "700000000000000001",
         route_limit: tuple[int, float] = (1000, 1.0),
+        recommended_shards: int = 1,
+        min_shards: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
+        """Configure the fake; `min_shards` is the shard count below which IDENTIFY is closed with 4011."""
         self.spec = spec
+        self.recommended_shards = recommended_shards
+        self.min_shards = min_shards
+        self.max_concurrency = max_concurrency
+        self.session_start_total = 1000
+        self.session_start_remaining = 1000
+        self.guilds: dict[str, str] = {}  # guild id -> name, announced in READY / GUILD_CREATE
+        self.gateway_closes: list[tuple[list[int] | None, int]] = []  # (IDENTIFY's shard, close code)
+        # IDENTIFYs sent less than IDENTIFY_INTERVAL_S after another in the same max_concurrency bucket.
+        self.identify_rate_violations: list[tuple[int, float]] = []
+        self._identify_times: dict[int, float] = {}
+        self._socket_shards: dict[int, tuple[int, int]] = {}  # id(websocket) -> (shard id, shard count)
         self.token = token
         self.application_id = application_id
         self.bot_user = {
@@ -239,6 +260,7 @@ class FakeDiscord:
         self._identified = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gw/", self._gateway)
+        app.router.add_get("/gw", self._gateway)  # /gateway/bot's URL has no trailing slash, like Discord's
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -271,6 +293,19 @@ class FakeDiscord:
         """Make a channel exist (guild text channel, or DM when guild_id is None)."""
         self.channels[channel_id] = guild_id
         self.messages.setdefault(channel_id, [])
+
+    def add_guild(self, guild_id: str, name: str = "") -> None:
+        """Make the bot a member of a guild: READY and GUILD_CREATE announce it on its shard's connection."""
+        self.guilds[guild_id] = name or f"guild {guild_id[-4:]}"
+
+    @staticmethod
+    def shard_for(guild_id: str | int, shard_count: int) -> int:
+        """Return the shard that carries a guild's events, as Discord routes them."""
+        return (int(guild_id) >> 22) % shard_count
+
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """Return (shard id, shard count) of every identified gateway connection, sorted."""
+        return sorted(self._socket_shards.values())
 
     def remove_channel(self, channel_id: str) -> None:
         """Delete a channel: sends to it get 404 Unknown Channel."""
@@ -463,32 +498,149 @@ class FakeDiscord:
                     await self._identify(ws, frame.get("d") or {})
         finally:
             self._sockets.remove(ws)
+            self._socket_shards.pop(id(ws), None)
         return ws
 
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         if data.get("token") != self.token:
             await ws.close(code=4004, message=b"Authentication failed.")
             return
+        shard = data.get("shard")
+        if shard is None:
+            shard_id, shard_count = 0, 1
+        elif (
+            isinstance(shard, list)
+            and len(shard) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+            and 0 <= shard[0] < shard[1]
+        ):
+            shard_id, shard_count = shard
+        else:
+            self.gateway_closes.append((shard, 4010))
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        if shard_count < self.min_shards:
+            self.gateway_closes.append((shard, 4011))
+            await ws.close(code=4011, message=b"Sharding required.")
+            return
+        self._check_identify_rate(shard_id)
+        self.session_start_remaining = max(0, self.session_start_remaining - 1)
         self.identify_payloads.append(data)
+        self._socket_shards[id(ws)] = (shard_id, shard_count)
+        guilds = [g for g in self.guilds if self.shard_for(g, shard_count) == shard_id]
         ready = {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [],
+            "guilds": [{"id": g, "unavailable": True} for g in guilds],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": self.application_id, "flags": 0},
             "private_channels": [],
             "relationships": [],
         }
+        if shard is not None:
+            ready["shard"] = [shard_id, shard_count]
         await ws.send_json({"op": 0, "t": "READY", "s": next(self._seq), "d": ready})
+        for guild_id in guilds:
+            await ws.send_json(
+                {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self._guild_payload(guild_id)}
+            )
         assert self._identified is not None
         self._identified.set()
 
-    async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
+    def _check_identify_rate(self, shard_id: int) -> None:
+        # Discord lets max_concurrency shards identify per 5 s, one per bucket shard_id % max_concurrency.
+        bucket = shard_id % max(1, self.max_concurrency)
+        now = time.monotonic()
+        last = self._identify_times.get(bucket)
+        if last is not None and now - last < IDENTIFY_INTERVAL_S:
+            self.identify_rate_violations.append((shard_id, round(now - last, 3)))
+        self._identify_times[bucket] = now
+
+    def _guild_payload(self, guild_id: str) -> dict[str, Any]:
+        """Return the GUILD_CREATE body of a guild: the guild, its text channels and the bot as member."""
+        channels = [
+            {k: v for k, v in _channel_payload(c, guild_id, 0, self.bot_user).items() if k != "permissions"}
+            for c, g in self.channels.items()
+            if g == guild_id
+        ]
+        everyone = {
+            "id": guild_id,
+            "name": "@everyone",
+            "color": 0,
+            "hoist": False,
+            "position": 0,
+            "permissions": "0",
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        return {
+            "id": guild_id,
+            "name": self.guilds.get(guild_id, "guild"),
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "owner_id": "500000000000000009",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": [everyone],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "nsfw_level": 0,
+            "premium_progress_bar_enabled": False,
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "large": False,
+            "unavailable": False,
+            "member_count": 1,
+            "voice_states": [],
+            "members": [
+                {
+                    "user": self.bot_user,
+                    "roles": [],
+                    "joined_at": "2024-01-01T00:00:00+00:00",
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                }
+            ],
+            "channels": channels,
+            "threads": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    async def _dispatch(self, event: str, data: dict[str, Any], guild_id: str | None = None) -> list[int]:
+        """Send an event on the connections that carry `guild_id` (DMs: shard 0); return their shard ids."""
         if not self._sockets:
             raise FakeDiscordError("no client connected to the gateway")
+        sent: list[int] = []
         for ws in list(self._sockets):
+            shard_id, shard_count = self._socket_shards.get(id(ws), (0, 1))
+            wanted = 0 if guild_id is None else self.shard_for(guild_id, shard_count)
+            if shard_id != wanted:
+                continue
             await ws.send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+            sent.append(shard_id)
+        if not sent:
+            raise FakeDiscordError(f"no gateway connection carries the shard of guild {guild_id}")
+        return sent
 
     async def _interact(
         self,
@@ -549,7 +701,8 @@ class FakeDiscord:
         self.interactions[interaction_id] = Interaction(
             interaction_id, token, kind, channel_id, payload, message.id if message else None
         )
-        await self._dispatch("INTERACTION_CREATE", payload)
+        record = self.interactions[interaction_id]
+        record.shards = await self._dispatch("INTERACTION_CREATE", payload, guild_id)
         return interaction_id
 
     # -- REST ----------------------------------------------------------------------------------------
@@ -745,8 +898,13 @@ class FakeDiscord:
     def _h_get_gateway_bot(self, *_: Any) -> tuple[int, Any]:
         return 200, {
             "url": self.gateway_url.rstrip("/"),
-            "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+            "shards": self.recommended_shards,
+            "session_start_limit": {
+                "total": self.session_start_total,
+                "remaining": self.session_start_remaining,
+                "reset_after": 0,
+                "max_concurrency": self.max_concurrency,
+            },
         }
 
     def _h_get_applications_commands(self, path: str, *_: Any) -> tuple[int, Any]:

@@ -18,6 +18,19 @@ The Python API, for adapter tests and for end-to-end tests through the whole app
     fake.limits.enabled = False; fake.fail_next("sendMessage", Fault.server_error()); fake.kick(-100)
     await fake.stop()
 
+Webhooks, as the real service does them: setWebhook (HTTPS and ports 80/88/443/8443 only, unless
+`local_mode` like a self-hosted Bot API server; a secret_token of A-Z a-z 0-9 _ -), getWebhookInfo,
+deleteWebhook, and getUpdates answered 409 Conflict while a webhook is set. Queued updates are then POSTed,
+one at a time and in order, to the webhook URL with the X-Telegram-Bot-Api-Secret-Token header; any
+non-2xx answer or connection error is recorded (getWebhookInfo's last_error_message) and retried after
+`webhook_retry_s`. Public host names resolve through routes the test declares, standing in for DNS and
+the proxy's TLS:
+
+    fake.route_webhook("bot.example.test", f"http://127.0.0.1:{proxy_port}")
+    fake.send_command(-100, "/help")           # delivered to the webhook instead of waiting for getUpdates
+    fake.webhook_deliveries                     # [WebhookDelivery(update_id, url, status, error)]
+    fake.redeliver(update_id)                   # the same update again, as Telegram does after a timeout
+
 Errors: misuse of this Python API raises `FakeTelegramError` (a test bug, not a simulated Telegram error).
 """
 
@@ -34,7 +47,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.telegram_spec import EntityParseError, TelegramSpec, UploadedFile, parse_html
@@ -186,6 +201,35 @@ class FakeMessage:
 
 
 @dataclass
+class WebhookState:
+    """The registered webhook: where updates go and with which secret."""
+
+    url: str
+    secret_token: str | None = None
+    max_connections: int = 40
+    allowed_updates: list[str] | None = None
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+
+
+@dataclass
+class WebhookDelivery:
+    """One POST of an update to the webhook: the HTTP status (0 when the connection failed) and error."""
+
+    update_id: int
+    url: str
+    status: int
+    error: str = ""
+
+
+_WEBHOOK_PORTS = (80, 88, 443, 8443)
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+)
+
+
+@dataclass
 class RecordedRequest:
     """One request as the fake received it, and what it answered."""
 
@@ -224,6 +268,8 @@ class FakeTelegram:
         strict_chats: bool = False,
         max_poll_wait_s: float = 5.0,
         limits: RateLimits | None = None,
+        local_mode: bool = False,
+        webhook_retry_s: float = 0.2,
     ) -> None:
         self.token = token
         self.spec = spec
@@ -256,6 +302,14 @@ class FakeTelegram:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.local_mode = local_mode  # like `telegram-bot-api --local`: http webhooks on any port
+        self.webhook: WebhookState | None = None
+        self.webhook_retry_s = webhook_retry_s
+        self.webhook_timeout_s = 5.0
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self._webhook_routes: dict[str, str] = {}
+        self._issued_updates: dict[int, dict[str, Any]] = {}
+        self._webhook_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -270,11 +324,17 @@ class FakeTelegram:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhooks())
 
     async def stop(self) -> None:
-        """Wake pending long polls and close the server."""
+        """Wake pending long polls, stop webhook deliveries and close the server."""
         self._closing = True
         await self._notify()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -340,6 +400,24 @@ class FakeTelegram:
         return message
 
     inject_message = send_command
+
+    def route_webhook(self, host: str, target: str) -> None:
+        """Send webhook POSTs for `host` (a public name, optionally host:port) to `target` (http://127.0.0.1:P)."""
+        self._webhook_routes[host.lower()] = target.rstrip("/")
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an already issued update again, as Telegram retries one whose answer it did not get."""
+        body = self._issued_updates.get(update_id)
+        if body is None:
+            raise FakeTelegramError(f"no update {update_id} was issued")
+        self._updates.append(body)
+        if self._changed is not None:
+            asyncio.get_running_loop().create_task(self._notify())
+
+    @property
+    def pending_update_count(self) -> int:
+        """Return how many updates wait for getUpdates or for the webhook."""
+        return len(self._updates)
 
     def press_button(
         self,
@@ -538,9 +616,75 @@ class FakeTelegram:
                 self._changed.notify_all()
 
     def _queue_update(self, body: dict[str, Any]) -> None:
-        self._updates.append({"update_id": next(self._update_ids), **body})
+        update = {"update_id": next(self._update_ids), **body}
+        self._issued_updates[update["update_id"]] = update
+        self._updates.append(update)
         if self._changed is not None:
             asyncio.get_running_loop().create_task(self._notify())
+
+    # --- webhook delivery --------------------------------------------------------------------------------
+
+    def _webhook_target(self, url: str) -> str | None:
+        """Return where a webhook URL is really reached (a declared route, or 127.0.0.1 in local mode)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        base = self._webhook_routes.get(netloc) or self._webhook_routes.get(host)
+        if base is None:
+            if self.local_mode and host in ("127.0.0.1", "localhost"):
+                return url
+            return None
+        return base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def _webhook_work_or_closing(self) -> bool:
+        return self._closing or (self.webhook is not None and bool(self._updates))
+
+    async def _deliver_webhooks(self) -> None:
+        """POST queued updates to the webhook in order; retry the head on any failure, as Telegram does."""
+        timeout = aiohttp.ClientTimeout(total=self.webhook_timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while not self._closing:
+                assert self._changed is not None
+                async with self._changed:
+                    await self._changed.wait_for(self._webhook_work_or_closing)
+                hook = self.webhook
+                if self._closing or hook is None or not self._updates:
+                    continue
+                update = self._updates[0]
+                if hook.allowed_updates and _update_type(update) not in hook.allowed_updates:
+                    self._updates.popleft()  # Telegram would not have produced it
+                    continue
+                if await self._post_update(session, hook, update):
+                    if self._updates and self._updates[0] is update:
+                        self._updates.popleft()
+                else:
+                    await asyncio.sleep(self.webhook_retry_s)
+                await self._notify()
+
+    async def _post_update(
+        self, session: aiohttp.ClientSession, hook: WebhookState, update: dict[str, Any]
+    ) -> bool:
+        """POST one update; record the attempt; return True on a 2xx answer."""
+        target = self._webhook_target(hook.url)
+        headers = {"Content-Type": "application/json"}
+        if hook.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
+        status, error = 0, ""
+        if target is None:
+            error = "Failed to resolve host: Name or service not known"
+        else:
+            try:
+                async with session.post(target, data=json.dumps(update), headers=headers) as response:
+                    status = response.status
+                    await response.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = f"Connection failed: {type(exc).__name__}"
+        self.webhook_deliveries.append(WebhookDelivery(update["update_id"], hook.url, status, error))
+        if 200 <= status < 300:
+            return True
+        hook.last_error_date = int(time.time())
+        hook.last_error_message = error or f"Wrong response from the webhook: {status}"
+        return False
 
     # --- shared checks -----------------------------------------------------------------------------------
 
@@ -734,11 +878,70 @@ class FakeTelegram:
         return True
 
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
-        if params.get("drop_pending_updates") is True:
+        if params.get("drop_pending_updates") in (True, "true", "True"):
             self._updates.clear()
+        self.webhook = None
         return True
 
+    async def _api_setWebhook(self, params: dict[str, Any]) -> Any:
+        url = str(params.get("url", "")).strip()
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            self._updates.clear()
+        if not url:
+            self.webhook = None  # the documented way to remove the webhook
+            return True
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise _ApiError(400, "Bad Request: bad webhook: invalid URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _ApiError(400, "Bad Request: bad webhook: invalid URL")
+        if not self.local_mode:
+            if parts.scheme != "https":
+                raise _ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+            if (port or 443) not in _WEBHOOK_PORTS:
+                raise _ApiError(
+                    400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+                )
+        if self._webhook_target(url) is None:
+            raise _ApiError(400, "Bad Request: bad webhook: Failed to resolve host: Name or service not known")
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET_TOKEN.match(str(secret)):
+            raise _ApiError(400, "Bad Request: secret token contains unallowed characters")
+        allowed = _loose_decode(params.get("allowed_updates"))
+        previous = self.webhook
+        self.webhook = WebhookState(
+            url=url,
+            secret_token=str(secret) if secret is not None else None,
+            max_connections=min(max(_as_int(params.get("max_connections"), 40), 1), 100),
+            # "If not specified, the previous setting will be used."
+            allowed_updates=list(allowed) if isinstance(allowed, list) else (
+                previous.allowed_updates if previous else None
+            ),
+        )
+        return True
+
+    async def _api_getWebhookInfo(self, params: dict[str, Any]) -> Any:
+        hook = self.webhook
+        if hook is None:
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        info: dict[str, Any] = {
+            "url": hook.url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+            "max_connections": hook.max_connections,
+        }
+        if hook.allowed_updates is not None:
+            info["allowed_updates"] = hook.allowed_updates
+        if hook.last_error_date is not None:
+            info["last_error_date"] = hook.last_error_date
+            info["last_error_message"] = hook.last_error_message or ""
+        return info
+
     async def _api_getUpdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise _ApiError(409, _WEBHOOK_CONFLICT)
         offset = _as_int(params.get("offset"), 0)
         limit = min(max(_as_int(params.get("limit"), 100), 1), 100)
         timeout = min(max(_as_int(params.get("timeout"), 0), 0), self.max_poll_wait_s)
@@ -967,6 +1170,11 @@ class FakeTelegram:
             raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         self.callback_answers[query_id] = params
         return True
+
+
+def _update_type(update: dict[str, Any]) -> str:
+    """Return an update's kind ("message", "callback_query", ...): its one key besides update_id."""
+    return next((key for key in update if key != "update_id"), "")
 
 
 def _window_wait(history: deque[float], now: float, count: int, window_s: float) -> float:
