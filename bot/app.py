@@ -341,6 +341,7 @@ class App:
             self.poll_feed,
             wanted=(lambda feed, state: False) if shared else self.wants_feed,
             policy=policy,
+            polls_feeds=not shared,
             notifier=notifier,
         )
         self.scheduler = scheduler

@@ -87,8 +87,9 @@ class Pipeline:
         self._store_lock = asyncio.Lock()
 
     def warm_up(self, now: datetime | None = None) -> None:
-        """Load the recent articles into the story grouper (at start, after a restart)."""
+        """Load the recent articles into the story grouper and the language model (at start, after a restart)."""
         now = now or datetime.now(UTC)
+        self.language.warm_up()
         window = timedelta(hours=self.settings.stories.window_hours)
         for article in reversed(self.store.recent_articles(now - window)):
             self.stories.remember(article)

@@ -99,6 +99,7 @@ class FeedScheduler:
         rng: random.Random | None = None,
         tick_s: float = 1.0,
         max_in_flight: int = 64,
+        polls_feeds: bool = True,
     ) -> None:
         self.store = store
         self._poll = poll
@@ -109,6 +110,8 @@ class FeedScheduler:
         self.rng = rng or random.Random()
         self.tick_s = tick_s
         self.max_in_flight = max_in_flight
+        # False when worker processes poll the feeds (bot.workers): only the periodic jobs run here.
+        self.polls_feeds = polls_feeds
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._feeds: dict[int, Feed] = {}
         self._states: dict[int, FeedState] = {}
@@ -212,6 +215,10 @@ class FeedScheduler:
     async def start(self) -> None:
         """Load the schedule, start the dispatcher job (first tick at once) and the scheduler."""
         await self.reload()
+        if not self.polls_feeds:
+            self._scheduler.start()
+            log.info("scheduler started for periodic jobs; the workers poll the feeds")
+            return
         self._scheduler.add_job(
             self.dispatch,
             IntervalTrigger(seconds=self.tick_s, timezone=UTC),
@@ -289,7 +296,7 @@ class FeedScheduler:
     def health(self) -> dict[str, Any]:
         """Report whether the dispatcher runs and ticked recently, with the feed counts."""
         age = None if self._last_dispatch is None else round(time.monotonic() - self._last_dispatch, 1)
-        ticking = age is not None and age < max(30.0, 10 * self.tick_s)
+        ticking = not self.polls_feeds or (age is not None and age < max(30.0, 10 * self.tick_s))
         return {
             "ok": self.running and ticking,
             "scheduler": "running" if self.running else "stopped",

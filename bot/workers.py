@@ -321,6 +321,7 @@ async def run_worker(
     if not supports_leases(store):
         raise TypeError("workers need a store with leases (storage.url: postgresql://...)")
     app.sender.store = LeasedOutbox(store, name, lease_s=lease_s)
+    app.search.catch_up_gaps = False  # the follower below indexes what other workers store
     feeds = FeedWorker(
         store,
         app.pipeline.poll,

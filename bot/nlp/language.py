@@ -13,7 +13,9 @@ Exceptions:
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from typing import Any
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (
@@ -94,14 +96,31 @@ class LanguageDetector:
             return "en"
         return None
 
-    def _ngram_model(self) -> Any:
-        if self._identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    def warm_up(self) -> None:
+        """Load the n-gram model now rather than during the first poll."""
+        self._ngram_model()
 
-            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-            try:
-                identifier.set_languages(self.candidates)
-            except ValueError as exc:
-                raise LanguageError(self.candidates, str(exc)) from exc
-            self._identifier = identifier
+    def _ngram_model(self) -> Any:
+        if self._identifier is not None:
+            return self._identifier
+        with _MODEL_LOCK:
+            if self._identifier is None:
+                self._identifier = _load_identifier(tuple(self.candidates))
         return self._identifier
+
+
+# The model is read-only once loaded and takes about a second to load: one per process and candidate list,
+# shared by every detector (the App builds one per pipeline; tests build many Apps).
+_MODEL_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_identifier(candidates: tuple[str, ...]) -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    try:
+        identifier.set_languages(list(candidates))
+    except ValueError as exc:
+        raise LanguageError(list(candidates), str(exc)) from exc
+    return identifier

@@ -92,6 +92,10 @@ class SearchService:
         self._added = 0
         self._committed = 0
         self.commits = 0
+        # One process: a gap below a new batch is an article that never reached the index, fetched at once.
+        # Several workers (bot.workers): gaps are other workers' articles, which IndexFollower brings in; set
+        # False there so that a poll does not read the store to fill them.
+        self.catch_up_gaps = True
 
     def search(
         self, text: str, *, limit: int = 5, offset: int = 0, now: datetime | None = None
@@ -256,7 +260,7 @@ class SearchService:
         ids = [a.id for a in articles if a.id is not None]
         if not ids:
             return 0, 0
-        if min(ids) > self._index.high_water + 1:
+        if self.catch_up_gaps and min(ids) > self._index.high_water + 1:
             # Something between the watermark and this batch never reached the index: fetch it all.
             self._committed = self._added
             return self._index.catch_up(self._store), 0
