@@ -1015,8 +1015,9 @@ class SubscriptionMatcher:
 
     It reads the store's subscriptions version before each article: all the subscriptions are compiled and
     indexed at the first read (startup); after that, a new version (a /subscribe or /unsubscribe in this
-    process or in another worker) is compared with what the index holds, and only the subscriptions added,
-    changed or removed are compiled and applied to it.
+    process or in another worker) is followed through the store's change log: only the subscriptions added,
+    changed or removed since are read, compiled and applied. When the log no longer reaches back (trimmed,
+    or a very long pause), everything is read and compared with what the index holds.
     """
 
     def __init__(
@@ -1050,28 +1051,37 @@ class SubscriptionMatcher:
         with self._refresh_lock:  # two threads seeing the new version apply it once
             if version == self._version:
                 return
+            if self._version is not None:
+                # Usually only the few subscriptions changed since are read (the store's change log).
+                changes = self.store.subscription_changes(self._version)
+                if changes is not None:
+                    self._apply(changes.changed, set(changes.removed))
+                    self._version = changes.version
+                    return
             subscriptions = self.store.list_subscriptions()
             if self._version is None:
                 compiled = [c for c in map(self._compile, subscriptions) if c is not None]
                 self.index = LiveSubscriptionIndex(
                     compiled, merge_after=self.index.merge_after, background=self.index.background
                 )
-            else:
-                added: list[CompiledSubscription] = []
-                seen: set[int] = set()
-                for sub in subscriptions:
-                    seen.add(sub.id)
-                    held = self.index.get(sub.id)
-                    if held is not None and held.query == sub.query and held.chat == sub.chat:
-                        continue
-                    found = self._compile(sub)
-                    if found is not None:
-                        added.append(found)
-                    elif held is not None:  # changed into a query that does not compile: the old one goes
-                        seen.discard(sub.id)
-                gone = self.index.ids() - seen
-                self.index.apply(added, gone)
+            else:  # the log did not reach back far enough: compare everything with what the index holds
+                self._apply(subscriptions, self.index.ids() - {sub.id for sub in subscriptions})
             self._version = version
+
+    def _apply(self, current: Sequence[Subscription], removed: set[int]) -> None:
+        """Apply subscriptions in their current state (compiling only new or changed ones) and removals."""
+        added: list[CompiledSubscription] = []
+        gone = set(removed)
+        for sub in current:
+            held = self.index.get(sub.id)
+            if held is not None and held.query == sub.query and held.chat == sub.chat:
+                continue
+            found = self._compile(sub)
+            if found is not None:
+                added.append(found)
+            elif held is not None:  # changed into a query that does not compile: the old one goes
+                gone.add(sub.id)
+        self.index.apply(added, gone)
 
     def match(self, article: Article) -> list[tuple[ChatRef, str]]:
         """Return (chat, query) for each chat with a subscription matching the article (one per chat)."""

@@ -44,6 +44,19 @@ class FeedHealth:
     not_modified: bool = False
 
 
+# A matcher more changes behind than this reloads every subscription; the log keeps this many (maintain()).
+SUBSCRIPTION_LOG_KEPT = 10_000
+
+
+@dataclass(slots=True)
+class SubscriptionChanges:
+    """What changed in the subscriptions after a version: see Store.subscription_changes."""
+
+    version: int  # the newest version these changes bring the reader to
+    changed: list[Subscription]  # added or changed since, in their current state
+    removed: list[int]  # ids removed since
+
+
 @dataclass(slots=True)
 class PendingAlert:
     """An outbox row: one story to announce (or re-announce with more sources) in one chat."""
@@ -265,6 +278,11 @@ class Store(Protocol):
         """Return a number that changes whenever any subscription is added, changed or removed."""
         ...
 
+    def subscription_changes(self, after_version: int) -> SubscriptionChanges | None:
+        """Return the subscriptions changed after `after_version`, or None when the log no longer reaches back
+        that far (or more than SUBSCRIPTION_LOG_KEPT changes happened): then read them all."""
+        ...
+
     def due_chats(self, now: datetime) -> list[ChatRef]:
         """Return the chats (not paused) that have an alert to send or edit now, oldest alert first."""
         ...
@@ -336,3 +354,25 @@ def latest_stories_of(
         if story and articles:
             result.append((story, articles))
     return result
+
+
+def changes_from_log(
+    after_version: int,
+    current_version: int,
+    log: Sequence[tuple[int, int]],
+    load: Callable[[list[int]], list[Subscription]],
+) -> SubscriptionChanges | None:
+    """Turn the (version, subscription id) log rows after `after_version` into changes (both stores' logic).
+
+    `current_version` must be read before `log`: a version and its log row commit together, so the log then
+    holds at least every version up to it. Versions have no gaps, so a log that does not start right after
+    `after_version` was trimmed (or predates the log): None, read everything.
+    """
+    if current_version == after_version:
+        return SubscriptionChanges(after_version, [], [])
+    if not log or log[0][0] != after_version + 1 or len(log) >= SUBSCRIPTION_LOG_KEPT:
+        return None
+    ids = sorted({sub_id for _version, sub_id in log})
+    changed = load(ids)
+    present = {sub.id for sub in changed}
+    return SubscriptionChanges(log[-1][0], changed, [i for i in ids if i not in present])

@@ -30,7 +30,10 @@ from bot.models import Article, ChatRef, Feed, Story, Subscription
 from bot.store.base import (
     CHAT_SETTINGS,
     ChatSettings,
+    SUBSCRIPTION_LOG_KEPT,
     FeedHealth,
+    SubscriptionChanges,
+    changes_from_log,
     FeedState,
     InsertResult,
     PendingAlert,
@@ -331,6 +334,11 @@ class PostgresStore:
         """Run routine database upkeep and forget poll errors older than `errors_before`."""
         with self._tx() as cur:
             cur.execute("DELETE FROM feed_errors WHERE at < %s", (_ts(errors_before),))
+            cur.execute(
+                "DELETE FROM subscription_log WHERE version <= "
+                "(SELECT value FROM meta WHERE key = 'subscriptions_version') - %s",
+                (SUBSCRIPTION_LOG_KEPT,),
+            )
             cur.execute(
                 "DELETE FROM deleted_articles WHERE deleted_at < %s", (_ts(datetime.now(UTC) - TOMBSTONES_KEPT),)
             )
@@ -658,6 +666,26 @@ class PostgresStore:
         """Return a number that changes whenever any subscription is added, changed or removed."""
         rows = self._query("SELECT value FROM meta WHERE key = 'subscriptions_version'")
         return int(rows[0]["value"]) if rows else 0
+
+    def subscription_changes(self, after_version: int) -> SubscriptionChanges | None:
+        """Return the subscriptions changed after `after_version`, or None when the log does not reach back."""
+        current = self.subscriptions_version()
+        log = [
+            (row["version"], row["subscription_id"])
+            for row in self._query(
+                "SELECT version, subscription_id FROM subscription_log WHERE version > %s ORDER BY version LIMIT %s",
+                (after_version, SUBSCRIPTION_LOG_KEPT),
+            )
+        ]
+        return changes_from_log(after_version, current, log, self._subscriptions_by_id)
+
+    def _subscriptions_by_id(self, ids: list[int]) -> list[Subscription]:
+        rows = self._query(
+            "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
+            "LEFT JOIN chats c ON c.chat = s.chat WHERE s.id = ANY(%s) ORDER BY s.id",
+            (ids,),
+        )
+        return [_subscription(row) for row in rows]
 
     def due_chats(self, now: datetime) -> list[ChatRef]:
         """Return the chats (not paused) that have an alert to send or edit now, oldest alert first."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.models import Article, ChatRef, Feed, Story, Subscription
 from bot.store.base import (
     CHAT_SETTINGS,
+    SUBSCRIPTION_LOG_KEPT,
     ChatSettings,
     FeedHealth,
     FeedState,
@@ -26,6 +27,8 @@ from bot.store.base import (
     StoreCorrupt,
     StoreError,
     StoreStats,
+    SubscriptionChanges,
+    changes_from_log,
     latest_stories_of,
 )
 
@@ -285,6 +288,11 @@ class SQLiteStore:
         """Run routine database upkeep and forget poll errors older than `errors_before`."""
         with self._tx() as db:
             db.execute("DELETE FROM feed_errors WHERE at < ?", (_iso(errors_before),))
+            db.execute(
+                "DELETE FROM subscription_log WHERE version <= "
+                "(SELECT value FROM meta WHERE key = 'subscriptions_version') - ?",
+                (SUBSCRIPTION_LOG_KEPT,),
+            )
         with self._lock:
             try:
                 # optimize refreshes the planner's statistics where they went stale; the checkpoint folds the
@@ -615,6 +623,26 @@ class SQLiteStore:
         """Return a number that changes whenever any subscription is added, changed or removed."""
         rows = self._query("SELECT value FROM meta WHERE key = 'subscriptions_version'")
         return int(rows[0][0]) if rows else 0
+
+    def subscription_changes(self, after_version: int) -> SubscriptionChanges | None:
+        """Return the subscriptions changed after `after_version`, or None when the log does not reach back."""
+        current = self.subscriptions_version()
+        log = [
+            (row["version"], row["subscription_id"])
+            for row in self._query(
+                "SELECT version, subscription_id FROM subscription_log WHERE version > ? ORDER BY version LIMIT ?",
+                (after_version, SUBSCRIPTION_LOG_KEPT),
+            )
+        ]
+        return changes_from_log(after_version, current, log, self._subscriptions_by_id)
+
+    def _subscriptions_by_id(self, ids: list[int]) -> list[Subscription]:
+        rows = self._query(
+            "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
+            "LEFT JOIN chats c ON c.chat = s.chat WHERE s.id IN (SELECT value FROM json_each(?)) ORDER BY s.id",
+            (json.dumps(ids),),
+        )
+        return [_subscription(row) for row in rows]
 
     def due_chats(self, now: datetime) -> list[ChatRef]:
         """Return the chats (not paused) that have an alert to send or edit now, oldest alert first."""

@@ -193,6 +193,9 @@ def test_the_matcher_applies_only_the_changes_since_the_last_version(
         compile_one = matcher.compiler.compile
         monkeypatch.setattr(matcher.compiler, "compile",
                             lambda sub_id, chat, query: compiled.append(query) or compile_one(sub_id, chat, query))
+        full_reads: list[object] = []
+        list_all = store.list_subscriptions
+        monkeypatch.setattr(store, "list_subscriptions", lambda chat=None: full_reads.append(chat) or list_all(chat))
         new = store.add_subscription(ChatRef("discord", "x"), "nvidia lang:en", NOW)
         store.remove_subscription(chats[1], 2)
         found = dict(matcher.match(hit))
@@ -202,6 +205,14 @@ def test_the_matcher_applies_only_the_changes_since_the_last_version(
         assert matcher.match(hit) and compiled == ["nvidia lang:en"]  # same version: nothing read
         store.remove_subscription(ChatRef("discord", "x"), new.id)
         assert ChatRef("discord", "x") not in dict(matcher.match(hit))
+        assert full_reads == []  # every change came from the store's change log, not a read of all 40
+        # A log trimmed past the matcher's version: one full read, compared with the index, same answer.
+        store.add_subscription(ChatRef("discord", "y"), "nvidia", NOW)
+        store._query("DELETE FROM subscription_log RETURNING version")
+        store.add_subscription(ChatRef("discord", "z"), "nvidia", NOW)
+        found = dict(matcher.match(hit))
+        assert full_reads == [None] and {ChatRef("discord", "y"), ChatRef("discord", "z")} <= set(found)
+        assert len(found) == 21
     finally:
         store.close()
 

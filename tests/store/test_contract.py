@@ -178,6 +178,32 @@ def test_subscriptions_per_chat(store) -> None:
     assert store.list_subscriptions(chat) == []
 
 
+
+def test_subscription_changes_follow_the_log_until_it_is_trimmed(store) -> None:
+    chat, other = ChatRef("telegram", "-100"), ChatRef("discord", "42")
+    start = store.subscriptions_version()
+    first = store.add_subscription(chat, "broadcom", NOW)
+    second = store.add_subscription(other, "nvidia", NOW)
+    changes = store.subscription_changes(start)
+    assert changes is not None and changes.version == store.subscriptions_version()
+    assert [(s.id, s.chat, s.query) for s in changes.changed] == [
+        (first.id, chat, "broadcom"), (second.id, other, "nvidia")
+    ]
+    assert changes.removed == []
+    middle = changes.version
+    store.remove_subscription(chat, first.id)
+    third = store.add_subscription(chat, "rain ai", NOW)
+    later = store.subscription_changes(middle)
+    assert later is not None and later.version == store.subscriptions_version() > middle
+    assert [s.id for s in later.changed] == [third.id] and later.removed == [first.id]
+    nothing = store.subscription_changes(later.version)
+    assert nothing is not None and nothing.changed == [] and nothing.removed == []
+    # Once the log no longer reaches back to a reader's version, it is told to read everything.
+    store._query("DELETE FROM subscription_log WHERE version <= " + str(middle + 1) + " RETURNING version")
+    assert store.subscription_changes(start) is None and store.subscription_changes(middle) is None
+    assert store.subscription_changes(middle + 1) is not None
+
+
 def test_chat_language(store) -> None:
     chat = ChatRef("telegram", "1")
     assert store.get_chat_lang(chat) is None

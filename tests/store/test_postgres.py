@@ -63,7 +63,7 @@ def test_workers_starting_together_migrate_once(url: str) -> None:
         t.join()
     assert errors == [] and len(stores) == 4
     rows = stores[0]._query("SELECT COUNT(*) AS n FROM schema_version")
-    assert rows[0]["n"] == load_pg_migrations()[-1][0]
+    assert rows[0]["n"] == len(load_pg_migrations())  # each migration applied once
     for store in stores:
         store.close()
 
