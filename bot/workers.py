@@ -15,6 +15,23 @@ in order. A worker that dies leaves its leases behind; they expire after `lease_
 claims the work again. The lease on a chat is renewed before each batch of its alerts, so a long drain
 keeps it; `lease_s` must exceed the longest poll of one feed and the time one batch of alerts takes.
 
+Sharing fairly (per-chat limits dominate: 1 message/s per Telegram chat, so throughput is the number of
+chats drained at once, and the bot's overall limit is what the workers share):
+
+    registry   every worker upserts its row in `workers` every `every_s` (WorkerRegistry); the rows seen in
+               the last `within_s` are the live workers, n; a clean stop deletes the row
+    outbox     a worker claims at most ceil(due chats / n) chats (its own held ones counted first), and
+               gives a chat back after `give_back_after` batches, so one that claimed many while it was
+               alone sheds them to the others; a chat is given back between batches, never with a message
+               in flight, and other workers may take it only after its per-chat window (1 s on Telegram)
+               has passed, so per-chat limits and order hold across the hand-over
+    limits     each worker paces to floor(overall limit / n) (RateLimiter.share_overall); a worker that
+               joins sends nothing until the others had time to count it and slow down
+
+The count lags reality on purpose in the safe direction: a worker that died is counted until it has been
+unseen for `within_s` (the others are slower meanwhile, never over the limit), and a new worker waits one
+registry period plus the overall window before its first message.
+
 What is shared and what is not: the store (articles, stories, alerts) is the system of record; the
 search index (tantivy) is per worker and catches up from the store (`SearchService.catch_up`);
 story grouping keeps its recent window per worker, reloaded from the store at start.
@@ -68,13 +85,25 @@ class LeasingStore(Protocol):
 
     def feed_state(self, feed_id: int) -> FeedState | None: ...
 
-    def claim_chats(self, owner: str, now: datetime, limit: int, lease_s: float) -> list[ChatRef]: ...
+    def claim_chats(
+        self, owner: str, now: datetime, limit: int, lease_s: float, *, workers: int = 1
+    ) -> list[ChatRef]: ...
 
     def renew_chat(self, chat: ChatRef, owner: str, now: datetime, lease_s: float) -> bool: ...
 
-    def release_chat(self, chat: ChatRef, owner: str) -> None: ...
+    def release_chat(self, chat: ChatRef, owner: str, *, until: datetime | None = None) -> None: ...
 
     def due_alerts_for(self, chat: ChatRef, now: datetime, limit: int = 50) -> list[PendingAlert]: ...
+
+
+class RegistryStore(Protocol):
+    """The worker registry a shared store keeps (PostgresStore)."""
+
+    def heartbeat(self, owner: str, now: datetime) -> None: ...
+
+    def live_workers(self, now: datetime, within_s: float) -> int: ...
+
+    def forget_worker(self, owner: str) -> None: ...
 
 
 def supports_leases(store: object) -> bool:
@@ -86,33 +115,119 @@ class LeasedOutbox:
     """The store as the Sender sees it in a worker: only the chats this worker holds a lease on are due.
 
     Every other operation goes to the store unchanged, so the Sender needs no change to share an outbox.
+    `workers` (set by the registry) is how many workers share the outbox: this one claims its share of the
+    due chats, ceil(due / workers), capped at `chats`. A chat is given back once drained or after
+    `give_back_after` batches, with a cool-down of `handover(chat)` seconds before another worker may take it
+    (this one may take it again at once); `on_give_back` is told, so the Sender claims again without waiting.
     """
 
     def __init__(
-        self, store: LeasingStore, owner: str, *, lease_s: float = DEFAULT_LEASE_S, chats: int = 100, batch: int = 5
+        self,
+        store: LeasingStore,
+        owner: str,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+        chats: int = 100,
+        batch: int = 5,
+        give_back_after: int = 4,
+        handover: Callable[[ChatRef], float] = lambda chat: 0.0,
+        on_give_back: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self.owner = owner
         self.lease_s = lease_s
         self.chats = chats
         self.batch = batch
+        self.give_back_after = give_back_after
+        self.handover = handover
+        self.on_give_back = on_give_back
+        self.workers = 1
+        self.given_back = 0
+        self._batches: dict[ChatRef, int] = {}
 
     def due_chats(self, now: datetime) -> list[ChatRef]:
-        """Claim (or renew) the leases of up to `chats` chats with alerts due now; return them."""
-        return self._store.claim_chats(self.owner, now, self.chats, self.lease_s)
+        """Claim (or renew) the leases of this worker's share of the chats with alerts due now; return them."""
+        return self._store.claim_chats(self.owner, now, self.chats, self.lease_s, workers=self.workers)
 
     def due_alerts_for(self, chat: ChatRef, now: datetime, limit: int = 50) -> list[PendingAlert]:
-        """Return the chat's next alerts while this worker holds its lease; release it once drained."""
+        """Return the chat's next alerts while this worker holds its lease; give it back when drained or due."""
+        batches = self._batches.get(chat, 0)
+        if batches >= self.give_back_after:
+            # Its turn is over: the next claim round decides who drains it next (this worker, if within share).
+            self._give_back(chat, now)
+            self.given_back += 1
+            self.on_give_back()
+            return []
         if not self._store.renew_chat(chat, self.owner, now, self.lease_s):
+            self._batches.pop(chat, None)
             return []  # the lease expired and may be another worker's now: stop sending here
         # Small batches: the lease is renewed per batch, so a batch must be sent well within one lease.
         due = self._store.due_alerts_for(chat, now, min(limit, self.batch))
         if not due:
-            self._store.release_chat(chat, self.owner)
+            self._give_back(chat, now)
+            return []
+        self._batches[chat] = batches + 1
         return due
+
+    def _give_back(self, chat: ChatRef, now: datetime) -> None:
+        self._batches.pop(chat, None)
+        cool_s = self.handover(chat)
+        until = now + timedelta(seconds=cool_s) if cool_s > 0 else None
+        self._store.release_chat(chat, self.owner, until=until)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+class WorkerRegistry:
+    """Keeps this worker's row in the shared registry fresh and tells `on_change` how many workers are live."""
+
+    def __init__(
+        self,
+        store: RegistryStore,
+        owner: str,
+        *,
+        every_s: float = 2.0,
+        within_s: float = 10.0,
+        on_change: Callable[[int], None] = lambda workers: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if within_s <= every_s:
+            raise ValueError(f"within_s ({within_s}) must exceed every_s ({every_s}), or live workers look dead")
+        self.store = store
+        self.owner = owner
+        self.every_s = every_s
+        self.within_s = within_s
+        self.on_change = on_change
+        self.clock = clock
+        self.live = 1
+
+    def beat(self) -> int:
+        """Record this worker as alive, count the live workers, pass the count on; return it."""
+        now = self.clock()
+        self.store.heartbeat(self.owner, now)
+        live = self.store.live_workers(now, self.within_s)
+        if live != self.live:
+            log.info("%d workers share the outbox and the platforms' limits", live)
+        self.live = live
+        self.on_change(live)
+        return live
+
+    def leave(self) -> None:
+        """Remove this worker from the registry, so the others take over its share at their next beat."""
+        self.store.forget_worker(self.owner)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Beat every `every_s` until `stop` is set."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.every_s)
+            if stop.is_set():
+                return
+            try:
+                await asyncio.to_thread(self.beat)
+            except Exception:  # the last count stays in force; a missed beat only makes the others wait
+                log.exception("worker heartbeat failed; retrying")
 
 
 class FeedWorker:
@@ -206,6 +321,76 @@ class FeedWorker:
             if polled == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.idle_s)
+
+
+class SharedSender:
+    """A Sender (bot.delivery.sender) that shares the outbox and the platforms' overall limits with the live workers.
+
+    It registers this worker, sends only the chats it leases (LeasedOutbox), paces to its share of each
+    overall limit (RateLimiter.share_overall), and leaves the registry when it stops.
+    """
+
+    def __init__(
+        self,
+        sender: Any,
+        store: Any,
+        owner: str,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+        heartbeat_s: float = 2.0,
+        live_within_s: float = 10.0,
+        chats: int = 100,
+        give_back_after: int = 4,
+    ) -> None:
+        self.sender = sender
+        self.limiter = sender.limiter
+        self.outbox = LeasedOutbox(
+            store,
+            owner,
+            lease_s=lease_s,
+            chats=chats,
+            give_back_after=give_back_after,
+            handover=self.limiter.handover_delay,
+        )
+        sender.store = self.outbox
+        self.registry = WorkerRegistry(store, owner, every_s=heartbeat_s, within_s=live_within_s, on_change=self.share)
+
+    def share(self, workers: int) -> None:
+        """Take this worker's share of the outbox and of the overall limits, `workers` being live."""
+        self.outbox.workers = workers
+        self.limiter.share_overall(workers)
+
+    def join_delay(self) -> float:
+        """Return how long a worker joining others waits before its first message."""
+        windows = [limit.window_s for limit in map(self.limiter.overall_limit, self.limiter.limits) if limit]
+        # The others count this worker at their next beat, then their overall windows drain to the new share.
+        return self.registry.every_s + max(windows, default=0.0) + 0.5
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
+        """Register, send this worker's share of the outbox until `stop` is set, then leave the registry."""
+        loop = asyncio.get_running_loop()
+        # due_alerts_for, which gives chats back, runs in a thread: the wake-up must cross into the loop safely.
+        def wake() -> None:
+            loop.call_soon_threadsafe(self.sender.wake)
+
+        self.outbox.on_give_back = wake
+        live = await asyncio.to_thread(self.registry.beat)
+        log.info("%d live workers share the outbox", live)
+        try:
+            await asyncio.gather(self.registry.run(stop), self._send(stop, live, idle_s))
+        finally:
+            try:
+                await asyncio.to_thread(self.registry.leave)
+            except Exception:
+                log.exception("could not leave the worker registry; the others count this worker a while longer")
+
+    async def _send(self, stop: asyncio.Event, live: int, idle_s: float) -> None:
+        if live > 1:
+            # Sending before the others slowed down to the new share would put the bot over its limit.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.join_delay())
+        if not stop.is_set():
+            await self.sender.run(stop, idle_s=idle_s)
 
 
 class ArticleFeed(Protocol):
@@ -314,13 +499,16 @@ async def run_worker(
     wanted: Callable[[Feed, FeedState], bool] = lambda feed, state: True,
     policy: FeedPolicy | None = None,
     notifier: HealthNotifier | None = None,
+    heartbeat_s: float = 2.0,
+    live_within_s: float = 10.0,
 ) -> FeedWorker:
     """Run one worker of several until `stop` is set: poll claimed feeds, send claimed outboxes, follow the index."""
     name = owner or worker_name()
     store = app.store
     if not supports_leases(store):
         raise TypeError("workers need a store with leases (storage.url: postgresql://...)")
-    app.sender.store = LeasedOutbox(store, name, lease_s=lease_s)
+    shared = SharedSender(app.sender, store, name, lease_s=lease_s, heartbeat_s=heartbeat_s,
+                          live_within_s=live_within_s)
     app.search.catch_up_gaps = False  # the follower below indexes what other workers store
     feeds = FeedWorker(
         store,
@@ -346,5 +534,5 @@ async def run_worker(
                 await asyncio.wait_for(stop.wait(), timeout=index_every_s)
 
     log.info("worker %s started", name)
-    await asyncio.gather(feeds.run(stop), app.sender.run(stop, idle_s=idle_s), follow())
+    await asyncio.gather(feeds.run(stop), shared.run(stop, idle_s=idle_s), follow())
     return feeds

@@ -10,6 +10,14 @@ A slot is taken when a request leaves and its time is set when the answer arrive
 request somewhere between the two, so counting from the answer can never undercount, whatever the latency.
 After a 429 the chat is blocked for `retry_after` (the sender also reschedules the alert).
 
+Several workers sending for one bot (bot/workers.py) share its overall limit: `share_overall(n)` makes each
+of the n paces to floor(count / n) in the same window, so together they never exceed it (4 workers on
+Telegram: 7/s each, 28/s together). The worker count comes from a registry that lags: a worker that died
+keeps its share until the others stop seeing it, so the survivors are slower than they could be for a while,
+never faster than allowed; a worker that joins waits until the others have counted it before it sends.
+Per-chat windows are not shared: a chat's outbox is held by one worker at a time, and a worker that hands a
+chat over waits `handover_delay(chat)` first, so the next holder starts with an empty per-chat window.
+
 Why Discord needs no more than this: discord.py itself reads every response's X-RateLimit-Bucket,
 -Remaining and -Reset-After headers, keeps one bucket per route and major parameter, sleeps before a
 request when its bucket is empty, and waits out short 429s (global ones included) before retrying.
@@ -145,15 +153,44 @@ class RateLimiter:
         self._trips: dict[str, _RoundTrips] = {}
         self._tickets = itertools.count()
         self._waiting: dict[int, ChatRef] = {}
+        self._overall_share = 1
         self.waited_s = 0.0
+
+    def share_overall(self, workers: int) -> None:
+        """Pace every platform's overall window to 1/`workers` of its limit (the others send the rest)."""
+        self._overall_share = max(1, workers)
+
+    def overall_limit(self, platform: str) -> WindowLimit | None:
+        """Return the overall window this limiter paces `platform` to, after sharing it with the other workers."""
+        limits = self.limits.get(platform)
+        if limits is None or limits.overall is None:
+            return None
+        overall = limits.overall
+        # Whole messages per window, rounded down: the shares together stay within the platform's limit.
+        return WindowLimit(max(1, overall.count // self._overall_share), overall.window_s)
+
+    def handover_delay(self, chat: ChatRef) -> float:
+        """Return how long until another process may start sending to `chat` without breaking its per-chat limits."""
+        now = self.clock()
+        wait = max(0.0, self._blocked_until.get(str(chat), 0.0) - now)
+        for key in (("chat", str(chat)), ("group", str(chat))):
+            window = self._windows.get(key)
+            if window is None:
+                continue
+            for slot in window.slots:
+                # A message still in flight may be counted up to a whole window from now.
+                ends = now + window.limit.window_s if slot.at == math.inf else slot.at + window.limit.window_s
+                wait = max(wait, ends - now)
+        return wait
 
     def _windows_for(self, chat: ChatRef) -> list[_Window]:
         limits = self.limits.get(chat.platform)
         if limits is None:
             return []
         wanted: list[tuple[tuple[str, str], WindowLimit]] = []
-        if limits.overall:
-            wanted.append((("overall", chat.platform), limits.overall))
+        overall = self.overall_limit(chat.platform)
+        if overall:
+            wanted.append((("overall", chat.platform), overall))
         if limits.per_chat:
             wanted.append((("chat", str(chat)), limits.per_chat))
         if limits.per_group and limits.is_group(chat):
@@ -161,8 +198,10 @@ class RateLimiter:
         windows = []
         for key, limit in wanted:
             window = self._windows.get(key)
-            if window is None or window.limit != limit:
+            if window is None:
                 window = self._windows[key] = _Window(limit)
+            elif window.limit != limit:
+                window.limit = limit  # a new share: the messages already sent still count
             windows.append(window)
         return windows
 

@@ -16,6 +16,7 @@ whose schema is newer than this Veille, or that cannot be reached, is StoreCorru
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,17 +30,17 @@ from psycopg.rows import dict_row
 from bot.models import Article, ChatRef, Feed, Story, Subscription
 from bot.store.base import (
     CHAT_SETTINGS,
-    ChatSettings,
     SUBSCRIPTION_LOG_KEPT,
+    ChatSettings,
     FeedHealth,
-    SubscriptionChanges,
-    changes_from_log,
     FeedState,
     InsertResult,
     PendingAlert,
     StoreCorrupt,
     StoreError,
     StoreStats,
+    SubscriptionChanges,
+    changes_from_log,
     latest_stories_of,
 )
 
@@ -53,6 +54,8 @@ Row = dict[str, Any]
 # How long retention's tombstones are kept for the other workers' search indexes; a worker stopped for longer
 # rebuilds its index (`veille reindex`), which the README says.
 TOMBSTONES_KEPT = timedelta(days=30)
+# Registry rows of workers that died (no clean stop) are deleted by the daily maintenance after this long.
+WORKERS_KEPT = timedelta(days=1)
 
 
 class _AlreadyKnown(Exception):
@@ -342,6 +345,7 @@ class PostgresStore:
             cur.execute(
                 "DELETE FROM deleted_articles WHERE deleted_at < %s", (_ts(datetime.now(UTC) - TOMBSTONES_KEPT),)
             )
+            cur.execute("DELETE FROM workers WHERE seen_at < %s", (datetime.now(UTC) - WORKERS_KEPT,))
         # Autovacuum does the rest; refreshing the planner's statistics is cheap and helps after big deletes.
         with self._lock:
             try:
@@ -862,12 +866,20 @@ class PostgresStore:
                 )
             return cur.rowcount > 0
 
-    def claim_chats(self, owner: str, now: datetime, limit: int, lease_s: float) -> list[ChatRef]:
-        """Lease to `owner` up to `limit` chats with alerts due now (oldest first), or renew its own leases."""
+    def claim_chats(
+        self, owner: str, now: datetime, limit: int, lease_s: float, *, workers: int = 1
+    ) -> list[ChatRef]:
+        """Lease to `owner` its share of the chats with alerts due now (oldest first), renewing its own first.
+
+        The share is ceil(due chats / `workers`), at least 1 and at most `limit`. The chats `owner` holds count
+        towards it and come first, so a worker that holds its share claims nothing new and leaves the rest to
+        the others; a chat given back with a cool-down (release_chat `until`) is still `owner`'s to take again.
+        """
         until = now + timedelta(seconds=lease_s)
         due = self.due_chats(now)
         if not due:
             return []
+        share = max(1, min(limit, math.ceil(len(due) / max(1, workers))))
         keys = [str(chat) for chat in due]
         with self._tx() as cur:
             cur.execute(
@@ -877,8 +889,9 @@ class PostgresStore:
                 "UPDATE outbox_leases SET lease_owner = %(owner)s, lease_until = %(until)s WHERE chat IN ("
                 "SELECT chat FROM outbox_leases WHERE chat = ANY(%(keys)s) "
                 "AND (lease_until IS NULL OR lease_until <= %(now)s OR lease_owner = %(owner)s) "
-                "ORDER BY array_position(%(keys)s, chat) LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING chat",
-                {"owner": owner, "until": until, "now": now, "keys": keys, "limit": limit},
+                "ORDER BY CASE WHEN lease_owner = %(owner)s AND lease_until > %(now)s THEN 0 ELSE 1 END, "
+                "array_position(%(keys)s, chat) LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING chat",
+                {"owner": owner, "until": until, "now": now, "keys": keys, "limit": share},
             ).fetchall()
         mine = {row["chat"] for row in rows}
         return [chat for chat in due if str(chat) in mine]
@@ -892,13 +905,47 @@ class PostgresStore:
             )
             return cur.rowcount > 0
 
-    def release_chat(self, chat: ChatRef, owner: str) -> None:
-        """End `owner`'s lease on a chat's outbox."""
+    def release_chat(self, chat: ChatRef, owner: str, *, until: datetime | None = None) -> None:
+        """End `owner`'s lease on a chat's outbox; with `until`, other workers may claim it only from then on.
+
+        The cool-down covers the platform's per-chat window: another worker's rate limiter has not seen the
+        messages just sent, so it must not start before they aged out. `owner` may take the chat again at once.
+        """
+        with self._tx() as cur:
+            if until is None:
+                cur.execute(
+                    "UPDATE outbox_leases SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE chat = %s AND lease_owner = %s",
+                    (str(chat), owner),
+                )
+            else:
+                cur.execute(
+                    "UPDATE outbox_leases SET lease_until = %s WHERE chat = %s AND lease_owner = %s",
+                    (until, str(chat), owner),
+                )
+
+    # -- the registry of live workers (bot/workers.py WorkerRegistry) ---------------------------
+
+    def heartbeat(self, owner: str, now: datetime) -> None:
+        """Record that worker `owner` is alive at `now` (registering it on its first beat)."""
         with self._tx() as cur:
             cur.execute(
-                "UPDATE outbox_leases SET lease_owner = NULL, lease_until = NULL WHERE chat = %s AND lease_owner = %s",
-                (str(chat), owner),
+                "INSERT INTO workers (name, started_at, seen_at) VALUES (%(owner)s, %(now)s, %(now)s) "
+                "ON CONFLICT (name) DO UPDATE SET seen_at = GREATEST(workers.seen_at, EXCLUDED.seen_at)",
+                {"owner": owner, "now": now},
             )
+
+    def live_workers(self, now: datetime, within_s: float) -> int:
+        """Return how many workers were seen in the last `within_s` seconds (at least 1: the caller)."""
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM workers WHERE seen_at > %s", (now - timedelta(seconds=within_s),)
+        )
+        return max(1, int(rows[0]["n"]))
+
+    def forget_worker(self, owner: str) -> None:
+        """Remove worker `owner` from the registry (it stops cleanly: the others' shares grow at once)."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM workers WHERE name = %s", (owner,))
 
     @contextmanager
     def job_lock(self, name: str) -> Iterator[bool]:
