@@ -255,6 +255,10 @@ class FeedScheduler:
         async def run() -> None:
             try:
                 await func()
+            except asyncio.CancelledError:
+                # The bot is stopping with the job mid-way (a digest, retention): each is safe to run again
+                # from the start, so this is not an error; the task ends here either way.
+                log.info("job %s interrupted by shutdown; it runs again after the restart", job_id)
             except Exception:
                 log.exception("job %s failed; it runs again at its next time", job_id)
 
