@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.delivery.ratelimit import DEFAULT_LIMITS, PlatformLimits, RateLimiter, WindowLimit
+import pytest
+
+from bot.delivery.ratelimit import DEFAULT_LIMITS, WINDOW_MARGIN, PlatformLimits, RateLimiter, WindowLimit
 from bot.models import ChatRef
 
 
@@ -24,15 +26,16 @@ def test_telegram_windows_per_chat_group_and_overall() -> None:
     limiter._windows_for(private)  # noqa: SLF001 - create the windows
     permit = asyncio.run(limiter.acquire(private))
     permit.done()
-    assert limiter.delay(private) == 1.0  # one a second per chat, counted from the answer
-    clock.now += 1.0
+    # One a second per chat, counted from the answer, with the safety margin.
+    assert limiter.delay(private) == pytest.approx(1.0 + WINDOW_MARGIN)
+    clock.now += 1.0 + WINDOW_MARGIN
     assert limiter.delay(private) == 0
     for _ in range(20):
-        clock.now += 1.0
+        clock.now += 1.0 + WINDOW_MARGIN
         asyncio.run(limiter.acquire(group)).done()
     clock.now += 1.0
     # 20 a minute in a group: the next waits for the first of the 20 to be a minute old.
-    assert 38 < limiter.delay(group) <= 40
+    assert 38 < limiter.delay(group) <= 40 + 60 * WINDOW_MARGIN
     assert limiter.delay(ChatRef("console", "x")) == 0
 
 
@@ -46,7 +49,7 @@ def test_the_overall_window_counts_every_chat_and_in_flight_requests() -> None:
     for permit in permits:
         permit.done()
     # Answered after 0.25 s: the server counted them at least a quarter of a round trip earlier.
-    assert limiter.delay(ChatRef("telegram", "9")) == 0.9375
+    assert limiter.delay(ChatRef("telegram", "9")) == pytest.approx(0.9375 + WINDOW_MARGIN)
 
 
 async def test_waiting_chats_are_served_first_come_first_served() -> None:
