@@ -76,8 +76,9 @@ DEFAULT_LIMITS: dict[str, PlatformLimits] = {
 # The share of the shortest round trip assumed to be the answer's way back (the rest is the request's way
 # there and the server): a slot is dated that much before its answer. Smaller is safer; 0 counts from the answer.
 RESPONSE_SHARE = 0.25
-# Windows are waited out this much longer (a share of the window): dating a slot cannot be exact when the
-# event loop is busy, and a few milliseconds early is a 429 with a strict server. Costs 2% of the rate.
+# A chat's windows are waited out this much longer (a share of the window): dating a slot cannot be exact
+# when the event loop is busy, and one message a few milliseconds early is a 429 from a strict server. The
+# overall window has no margin: many messages in flight spread the error, and it would cost 2% of the rate.
 WINDOW_MARGIN = 0.02
 
 
@@ -89,12 +90,18 @@ class _Slot:
 @dataclass(slots=True)
 class _Window:
     limit: WindowLimit
+    margin: float = 0.0  # a share of the window added to it (WINDOW_MARGIN for a chat's windows)
     slots: list[_Slot] = field(default_factory=list)
+
+    @property
+    def span(self) -> float:
+        """Return how long a message counts in this window, margin included."""
+        return self.limit.window_s * (1 + self.margin)
 
     def wait(self, now: float) -> float:
         """Return how long until one more message fits (0 when it fits now)."""
-        window = self.limit.window_s
-        self.slots = [s for s in self.slots if s.at == math.inf or now - s.at < window * (1 + WINDOW_MARGIN)]
+        window = self.span
+        self.slots = [s for s in self.slots if s.at == math.inf or now - s.at < window]
         if len(self.slots) < self.limit.count:
             return 0.0
         # The slot that must age out first: the one `count` places from the newest.
@@ -102,7 +109,7 @@ class _Window:
         blocking = ordered[len(ordered) - self.limit.count]
         if blocking == math.inf:
             return 0.005  # waiting for an answer in flight
-        return max(0.0, blocking + window * (1 + WINDOW_MARGIN) - now)
+        return max(0.0, blocking + window - now)
 
 
 class _RoundTrips:
@@ -182,8 +189,7 @@ class RateLimiter:
                 continue
             for slot in window.slots:
                 # A message still in flight may be counted up to a whole window from now.
-                span = window.limit.window_s * (1 + WINDOW_MARGIN)
-                ends = now + span if slot.at == math.inf else slot.at + span
+                ends = now + window.span if slot.at == math.inf else slot.at + window.span
                 wait = max(wait, ends - now)
         return wait
 
@@ -203,7 +209,8 @@ class RateLimiter:
         for key, limit in wanted:
             window = self._windows.get(key)
             if window is None:
-                window = self._windows[key] = _Window(limit)
+                margin = 0.0 if key[0] == "overall" else WINDOW_MARGIN
+                window = self._windows[key] = _Window(limit, margin)
             elif window.limit != limit:
                 window.limit = limit  # a new share: the messages already sent still count
             windows.append(window)
