@@ -27,9 +27,9 @@ pytest.importorskip("psycopg")
 from bot.store.postgres import PostgresStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-# 500 feeds (the number) take ~100 s here, mostly the per-poll search index commits of the
-# pipeline (~150 ms each, serialized per process) on this 2-core machine; 200 keep it under a minute.
-FEEDS = int(os.environ.get("VEILLE_TEST_WORKER_FEEDS", "200"))
+# The 500 feeds: about 20 s here since feeds indexing together share one search index commit
+# (they took ~100 s when every poll committed on its own). VEILLE_TEST_WORKER_FEEDS changes the number.
+FEEDS = int(os.environ.get("VEILLE_TEST_WORKER_FEEDS", "500"))
 CHATS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
 VICTIM_SENDS = 10  # the victim's send number VICTIM_SENDS hangs, then the victim is killed with SIGKILL
 DEADLINE_S = 90.0
