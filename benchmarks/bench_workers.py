@@ -262,19 +262,11 @@ def check_postgres(url: str) -> str | None:
 
 @contextlib.contextmanager
 def fresh_schema(url: str) -> Iterator[str]:
-    """Create an empty schema, yield a URL whose sessions use it, drop it afterwards (as tests/store/pg.py)."""
-    import psycopg
+    """Create an empty schema, yield a URL whose sessions use it, drop it afterwards (as the tests do)."""
+    from tests.store.pg import throwaway_schema
 
-    from tests.store.pg import with_search_path
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield with_search_path(url, schema)
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with throwaway_schema(url, "bench") as schema_url:
+        yield schema_url
 
 
 def cpu_seconds(pid: int) -> float:

@@ -34,11 +34,17 @@ def with_search_path(url: str, schema: str) -> str:
 
 @contextmanager
 def pg_schema_url() -> Iterator[str]:
-    """Create an empty schema, yield a URL whose sessions use it, drop it afterwards."""
+    """Create an empty schema in the test server, yield a URL whose sessions use it, drop it afterwards."""
+    with throwaway_schema(pg_url(), "t") as url:
+        yield url
+
+
+@contextmanager
+def throwaway_schema(base: str, prefix: str) -> Iterator[str]:
+    """Create an empty schema in the server at `base`, yield a URL whose sessions use it, drop it afterwards."""
     import psycopg
 
-    base = pg_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(base, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
     try:
