@@ -355,6 +355,7 @@ class App:
             scheduler.add_periodic("retention", retention, RETENTION_EVERY_S, first_in_s=60)
         scheduler.add_periodic("maintenance", once("maintenance", self.maintain), MAINTENANCE_EVERY_S, first_in_s=3600)
         await self._start_metrics(announce)
+        sender_task: asyncio.Task[Any]
         if shared:
             announce("workers: feeds and outboxes shared with the other processes through PostgreSQL leases")
             sender_task = asyncio.create_task(
@@ -362,7 +363,7 @@ class App:
             )
         else:
             sender_task = asyncio.create_task(self.sender.run(stop))
-        waits = [asyncio.create_task(stop.wait())]
+        waits: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if self.console is not None:
             waits.append(asyncio.create_task(self._console_done(after_console_closed)))
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
