@@ -34,11 +34,12 @@ from __future__ import annotations
 import logging
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from operator import itemgetter
+from typing import cast
 
 import numpy as np
 
@@ -318,7 +319,7 @@ def _dnf(node: Node, negated: bool) -> list[Conjunction] | None:
     if isinstance(node, And | Or):
         any_of = isinstance(node, Or) != negated  # De Morgan: under a NOT an AND is an OR of NOTs
         if any_of and not negated and all(isinstance(c, _LEAVES) for c in node.children):
-            return [(frozenset({frozenset(canonical_leaf(c) for c in node.children)}), frozenset())]
+            return [(frozenset({frozenset(canonical_leaf(cast(Leaf, c)) for c in node.children)}), frozenset())]
         parts: list[list[Conjunction]] = []
         for child in node.children:
             part = _dnf(child, negated)
@@ -485,7 +486,7 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
 class Runs:
     """Lists of ints laid end to end in one array, so that the runs of many lists are gathered at C speed."""
 
-    def __init__(self, lists: Sequence[Sequence[int]]) -> None:
+    def __init__(self, lists: Sequence[Sized]) -> None:
         self.counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         self.starts = np.cumsum(self.counts) - self.counts
 
