@@ -84,6 +84,23 @@ def outcome_of(report: PollReportLike) -> PollOutcome:
     )
 
 
+async def state_after_poll(
+    report: PollReportLike,
+    before: FeedState,
+    policy: FeedPolicy,
+    notifier: HealthNotifier | None,
+    now: datetime,
+    rng: random.Random,
+) -> FeedState:
+    """Return a feed's next schedule and health after a poll: the policy, then the failing/recovered notice."""
+    feed = report.feed
+    after = policy.after_poll(before, feed.interval_s, outcome_of(report), now, rng)
+    if notifier is not None:
+        noticed = replace(feed, last_error=report.error or feed.last_error)
+        after = await notifier.after_poll(noticed, after, now, was_failing_since=before.failing_since)
+    return after
+
+
 class FeedScheduler:
     """Polls each feed when it is due, by calling `poll(feed_id)`, and runs periodic jobs."""
 
@@ -193,11 +210,7 @@ class FeedScheduler:
             self.polls += 1
             feed = report.feed
             before = self._states.get(feed_id, FeedState(feed_id=feed_id))
-            now = self.clock()
-            after = self.policy.after_poll(before, feed.interval_s, outcome_of(report), now, self.rng)
-            if self.notifier is not None:
-                noticed = replace(feed, last_error=report.error or feed.last_error)
-                after = await self.notifier.after_poll(noticed, after, now, was_failing_since=before.failing_since)
+            after = await state_after_poll(report, before, self.policy, self.notifier, self.clock(), self.rng)
             await asyncio.to_thread(self.store.save_feed_state, after)
             if feed_id in self._states:
                 self._states[feed_id] = after

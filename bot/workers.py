@@ -51,14 +51,13 @@ import os
 import random
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.feeds import FeedPolicy, HealthNotifier
 from bot.models import Article, ChatRef, Feed
 from bot.pipeline import PollReport
-from bot.scheduler import outcome_of
+from bot.scheduler import state_after_poll
 from bot.store.base import FeedState, PendingAlert
 
 log = logging.getLogger(__name__)
@@ -284,22 +283,12 @@ class FeedWorker:
             self.polled += 1
             if report.alerts:
                 self.on_alerts()
-            state = await self._next_state(report, before)
+            state = await state_after_poll(report, before, self.policy, self.notifier, self.clock(), self.rng)
         except Exception:  # the pipeline never raises; this guards the lease bookkeeping anyway
             log.exception("poll failed", extra={"feed": feed.url})
         # Whatever went wrong above, the feed is handed back: at worst it is polled again after its interval.
         next_poll = state.next_poll_at if state is not None and state.next_poll_at is not None else None
         await self._release(feed, next_poll or self.clock() + timedelta(seconds=max(1, feed.interval_s)), state)
-
-    async def _next_state(self, report: PollReport, before: FeedState) -> FeedState:
-        """Apply the feed policy and the health notices to a poll's outcome, as the scheduler does."""
-        now = self.clock()
-        feed = report.feed
-        after = self.policy.after_poll(before, feed.interval_s, outcome_of(report), now, self.rng)
-        if self.notifier is not None:
-            noticed = replace(feed, last_error=report.error or feed.last_error)
-            after = await self.notifier.after_poll(noticed, after, now, was_failing_since=before.failing_since)
-        return after
 
     async def _release(self, feed: Feed, next_poll: datetime, state: FeedState | None) -> None:
         try:
