@@ -577,14 +577,10 @@ class PostgresStore:
 
     def list_subscriptions(self, chat: ChatRef | None = None) -> list[Subscription]:
         """Return a chat's subscriptions, or everyone's, oldest first, with the chat's pause reason."""
-        sql = (
-            "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
-            "LEFT JOIN chats c ON c.chat = s.chat"
-        )
         if chat is None:
-            rows = self._query(sql + " ORDER BY s.id")
+            rows = self._query(_SUBSCRIPTIONS + " ORDER BY s.id")
         else:
-            rows = self._query(sql + " WHERE s.chat = %s ORDER BY s.id", (str(chat),))
+            rows = self._query(_SUBSCRIPTIONS + " WHERE s.chat = %s ORDER BY s.id", (str(chat),))
         return [_subscription(row) for row in rows]
 
     def get_chat_lang(self, chat: ChatRef) -> str | None:
@@ -685,8 +681,7 @@ class PostgresStore:
 
     def _subscriptions_by_id(self, ids: list[int]) -> list[Subscription]:
         rows = self._query(
-            "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
-            "LEFT JOIN chats c ON c.chat = s.chat WHERE s.id = ANY(%s) ORDER BY s.id",
+            _SUBSCRIPTIONS + " WHERE s.id = ANY(%s) ORDER BY s.id",
             (ids,),
         )
         return [_subscription(row) for row in rows]
@@ -1013,6 +1008,13 @@ def _article(row: Row) -> Article:
         entities=[e for e in row["entities"].split("\n") if e],
         story_id=row["story_id"],
     )
+
+
+# Subscriptions with the pause reason of their chat (a chat paused as a whole pauses all of them).
+_SUBSCRIPTIONS = (
+    "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
+    "LEFT JOIN chats c ON c.chat = s.chat"
+)
 
 
 def _subscription(row: Row) -> Subscription:

@@ -530,14 +530,10 @@ class SQLiteStore:
 
     def list_subscriptions(self, chat: ChatRef | None = None) -> list[Subscription]:
         """Return a chat's subscriptions, or everyone's, oldest first, with the chat's pause reason."""
-        sql = (
-            "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
-            "LEFT JOIN chats c ON c.chat = s.chat"
-        )
         if chat is None:
-            rows = self._query(sql + " ORDER BY s.id")
+            rows = self._query(_SUBSCRIPTIONS + " ORDER BY s.id")
         else:
-            rows = self._query(sql + " WHERE s.chat = ? ORDER BY s.id", (str(chat),))
+            rows = self._query(_SUBSCRIPTIONS + " WHERE s.chat = ? ORDER BY s.id", (str(chat),))
         return [_subscription(row) for row in rows]
 
     def get_chat_lang(self, chat: ChatRef) -> str | None:
@@ -638,8 +634,7 @@ class SQLiteStore:
 
     def _subscriptions_by_id(self, ids: list[int]) -> list[Subscription]:
         rows = self._query(
-            "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
-            "LEFT JOIN chats c ON c.chat = s.chat WHERE s.id IN (SELECT value FROM json_each(?)) ORDER BY s.id",
+            _SUBSCRIPTIONS + " WHERE s.id IN (SELECT value FROM json_each(?)) ORDER BY s.id",
             (json.dumps(ids),),
         )
         return [_subscription(row) for row in rows]
@@ -814,6 +809,13 @@ def _article(row: sqlite3.Row) -> Article:
         entities=[e for e in row["entities"].split("\n") if e],
         story_id=row["story_id"],
     )
+
+
+# Subscriptions with the pause reason of their chat (a chat paused as a whole pauses all of them).
+_SUBSCRIPTIONS = (
+    "SELECT s.*, COALESCE(s.paused_reason, c.paused_reason) AS pause FROM subscriptions s "
+    "LEFT JOIN chats c ON c.chat = s.chat"
+)
 
 
 def _subscription(row: sqlite3.Row) -> Subscription:
