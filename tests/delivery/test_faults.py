@@ -19,12 +19,13 @@ from bot.delivery.sender import Sender
 from bot.models import Article, ChatRef
 from bot.platforms.discord_adapter import DiscordAdapter
 from bot.platforms.telegram_adapter import TelegramPlatform
+from bot.store.base import Store
 from bot.store.sqlite import SQLiteStore
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.telegram_server import FakeTelegram, Fault
 
 
-def queue_alerts(store: SQLiteStore, chats: list[ChatRef], per_chat: int) -> dict[ChatRef, list[str]]:
+def queue_alerts(store: Store, chats: list[ChatRef], per_chat: int) -> dict[ChatRef, list[str]]:
     """Store one story per alert; return each chat's titles in outbox order."""
     expected: dict[ChatRef, list[str]] = {chat: [] for chat in chats}
     n = 0

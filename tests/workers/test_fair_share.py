@@ -16,8 +16,9 @@ import pytest
 
 from bot.delivery.ratelimit import WINDOW_MARGIN, RateLimiter
 from bot.delivery.sender import Sender
-from bot.models import Article, ChatRef
+from bot.models import ChatRef
 from bot.workers import LeasedOutbox, SharedSender, WorkerRegistry
+from tests.delivery.test_faults import queue_alerts
 from tests.store.pg import pg_schema_url
 
 pytest.importorskip("psycopg")
@@ -41,23 +42,6 @@ def store(url: str) -> Iterator[PostgresStore]:
     yield s
     s.close()
 
-
-def queue(store: PostgresStore, chats: list[ChatRef], per_chat: int) -> dict[ChatRef, list[str]]:
-    """Store one story per alert, rounds across chats; return each chat's titles in outbox order."""
-    expected: dict[ChatRef, list[str]] = {chat: [] for chat in chats}
-    n = 0
-    for round_ in range(per_chat):
-        for chat in chats:
-            n += 1
-            title = f"Story {n:03d} for {chat.chat_id} round {round_}"
-            store.add_article(
-                Article(key=f"k{n}", url=f"https://x.example/{n}", title=title, text="Body of the story.",
-                        source="Wire", published=NOW + timedelta(minutes=n), content_hash=f"h{n}"),
-                new_story_title=title,
-                alerts=[(chat, "story")],
-            )
-            expected[chat].append(title)
-    return expected
 
 
 # -- the registry ---------------------------------------------------------------------------------------
@@ -134,7 +118,7 @@ def test_a_sharing_limiter_keeps_counting_what_it_sent() -> None:
 
 def test_each_worker_claims_its_share_and_keeps_its_own_first(store: PostgresStore) -> None:
     chats = [ChatRef("telegram", str(n)) for n in range(7)]
-    queue(store, chats, per_chat=1)
+    queue_alerts(store, chats, per_chat=1)
     now = datetime.now(UTC) + timedelta(seconds=5)
     first = store.claim_chats("a", now, 100, 30, workers=3)
     assert len(first) == 3  # ceil(7 / 3)
@@ -148,7 +132,7 @@ def test_each_worker_claims_its_share_and_keeps_its_own_first(store: PostgresSto
 
 def test_a_chat_is_given_back_after_a_few_batches_with_a_cool_down(store: PostgresStore) -> None:
     chat, other = ChatRef("telegram", "1"), ChatRef("telegram", "2")
-    queue(store, [chat, other], per_chat=5)
+    queue_alerts(store, [chat, other], per_chat=5)
     now = datetime.now(UTC) + timedelta(seconds=5)
     woken: list[int] = []
     outbox = LeasedOutbox(store, "a", lease_s=30, batch=2, give_back_after=2, handover=lambda c: 1.0,
@@ -223,7 +207,7 @@ async def test_three_senders_share_one_bot_within_telegram_limits(url: str) -> N
     await fake.start()
     stores = [PostgresStore(url) for _ in range(3)]
     chats = [ChatRef("telegram", str(5000 + n)) for n in range(30)]
-    expected = queue(stores[0], chats, per_chat=5)
+    expected = queue_alerts(stores[0], chats, per_chat=5)
     held: Counter[tuple[str, str]] = Counter()
     platforms = [TelegramPlatform(fake.token, api_base_url=fake.base_url, poll_timeout_s=1) for _ in range(3)]
     stop = asyncio.Event()
