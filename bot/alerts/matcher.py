@@ -125,7 +125,7 @@ class EntityAliases:
 class DocView:
     """An analysed article as the index reads it, with its derived term sets computed once, on demand."""
 
-    __slots__ = ("doc", "fr", "en", "plain", "entities", "lang", "_prefixes", "_cut", "_bigrams")
+    __slots__ = ("doc", "fr", "en", "plain", "entities", "lang", "_prefixes", "_cut", "_cuts", "_bigrams", "_pairs")
 
     def __init__(self, doc: MatchDoc) -> None:
         self.doc = doc
@@ -133,7 +133,9 @@ class DocView:
         self.entities, self.lang = doc.entities, doc.lang
         self._prefixes: frozenset[str] | None = None
         self._cut: dict[int, set[str]] = {}
+        self._cuts: dict[frozenset[int], set[str]] = {}
         self._bigrams: set[tuple[str, str]] | None = None
+        self._pairs: dict[frozenset[str], set[tuple[str, str]]] = {}
 
     @property
     def prefixes(self) -> frozenset[str]:
@@ -150,6 +152,21 @@ class DocView:
             found = self._cut[length] = set(map(itemgetter(slice(length)), self.plain))
         return found
 
+    def cuts(self, lengths: frozenset[int]) -> set[str]:
+        """Return every word cut to each of `lengths`, in one set.
+
+        A prefix whose length is among `lengths` is in this set exactly when a word starts with it: every
+        member is the start of some word, and a word that starts with the prefix gives it when cut to its
+        length. So prefixes of several lengths are looked up together.
+        """
+        found = self._cuts.get(lengths)
+        if found is None:
+            found = set()
+            for length in lengths:
+                found.update(map(itemgetter(slice(length)), self.plain))
+            self._cuts[lengths] = found
+        return found
+
     @property
     def bigrams(self) -> set[tuple[str, str]]:
         """Return every pair of adjacent words within the title or within the text."""
@@ -158,6 +175,23 @@ class DocView:
             for seq in self.doc.sequences:
                 self._bigrams.update(zip(seq, seq[1:], strict=False))
         return self._bigrams
+
+    def bigrams_starting(self, firsts: frozenset[str]) -> set[tuple[str, str]]:
+        """Return the pairs of adjacent words whose first word is among `firsts` (or more: all of them, if known).
+
+        The index looks pairs up only by the first words its phrases begin with; pairing only those words
+        spares building a tuple for every position of the article.
+        """
+        if self._bigrams is not None:
+            return self._bigrams
+        found = self._pairs.get(firsts)
+        if found is None:
+            found = self._pairs[firsts] = set()
+            starts = firsts & self.plain
+            if starts:
+                for seq in self.doc.sequences:
+                    found.update([pair for pair in zip(seq, seq[1:], strict=False) if pair[0] in starts])
+        return found
 
     def terms(self, kind: str) -> Iterable[Term]:
         """Return the article's terms of one LeafTable kind."""
@@ -370,6 +404,9 @@ class LeafTable:
         self.checked: dict[str, dict[Term, list[int]]] = {}
         self.checks: dict[int, Check] = {}
         self.always: list[int] = []
+        self.cut_lengths: frozenset[int] = frozenset()  # the lengths of the prefixes filed under "cut"
+        self._pair_firsts: set[str] = set()  # the first words of the pairs filed under "bigram"
+        self._frozen_firsts: frozenset[str] | None = None
         self._dates: dict[str, list[tuple[datetime, int]]] = {"since": [], "before": []}
         self._date_keys: dict[str, list[datetime]] = {}
         self._date_ids: dict[str, list[int]] = {}
@@ -388,10 +425,27 @@ class LeafTable:
 
     def _exact(self, kind: str, term: Term, leaf_id: int) -> None:
         self.exact.setdefault(kind, {}).setdefault(term, []).append(leaf_id)
+        self._note_pair(kind, term)
 
     def _checked(self, kind: str, term: Term, leaf_id: int, check: Check) -> None:
         self.checked.setdefault(kind, {}).setdefault(term, []).append(leaf_id)
         self.checks[leaf_id] = check
+        self._note_pair(kind, term)
+
+    def _note_pair(self, kind: str, term: Term) -> None:
+        if kind == "bigram" and isinstance(term, tuple):
+            self._pair_firsts.add(term[0])
+            self._frozen_firsts = None
+
+    def _terms(self, kind: str, view: DocView) -> Iterable[Term]:
+        """Return the article's terms this table looks up under `kind`."""
+        if kind == "cut":
+            return view.cuts(self.cut_lengths)
+        if kind == "bigram":
+            if self._frozen_firsts is None:
+                self._frozen_firsts = frozenset(self._pair_firsts)
+            return view.bigrams_starting(self._frozen_firsts)
+        return view.terms(kind)
 
     def _file(self, leaf: Leaf, leaf_id: int) -> None:
         if isinstance(leaf, Word):
@@ -399,7 +453,8 @@ class LeafTable:
             self._exact("en", leaf.en, leaf_id)
         elif isinstance(leaf, Prefix) and MIN_PREFIX_CHARS <= len(leaf.plain) <= EXACT_PREFIX_CHARS:
             # A word starts with the prefix when the prefix is among the article's words cut to its length.
-            self._exact(f"cut{len(leaf.plain)}", leaf.plain, leaf_id)
+            self._exact("cut", leaf.plain, leaf_id)
+            self.cut_lengths |= {len(leaf.plain)}
             self.weights[leaf_id] = _WEIGHT_SHORT_PREFIX.get(len(leaf.plain), 1.0)
         elif isinstance(leaf, Prefix) and len(leaf.plain) > EXACT_PREFIX_CHARS:
             key = f"cut{EXACT_PREFIX_CHARS}"
@@ -438,10 +493,10 @@ class LeafTable:
         true: set[int] = set()
         for kind, postings in self.exact.items():
             # update(*map(...)) takes every hit's posting list in one call, without a Python-level loop.
-            true.update(*map(postings.__getitem__, postings.keys() & view.terms(kind)))
+            true.update(*map(postings.__getitem__, postings.keys() & self._terms(kind, view)))
         checks = self.checks
         for kind, postings in self.checked.items():
-            for term in postings.keys() & view.terms(kind):
+            for term in postings.keys() & self._terms(kind, view):
                 for leaf_id in postings[term]:
                     if leaf_id not in true and self._check(checks[leaf_id], view):
                         true.add(leaf_id)
@@ -574,6 +629,7 @@ class SubscriptionIndex:
             for clause_id in ids:
                 shared[clause_id] += 1
         pairs: list[list[tuple[int, int, int]]] = [[] for _ in clause_ids]  # anchor -> (other, entry, position)
+        exclusions: list[list[tuple[int, int]]] = [[] for _ in clause_ids]  # anchor -> (excluded leaf, position)
         self._excluding: dict[int, tuple[list[int], dict[int, list[int]]]] = {}  # anchor -> (entries, by exclusion)
         self._general: dict[int, list[tuple[frozenset[int], frozenset[int], int]]] = {}
         for ids, excluded_ids, entry in pending:
@@ -587,6 +643,7 @@ class SubscriptionIndex:
                 every, by_exclusion = self._excluding.setdefault(anchor, ([], {}))
                 every.append(entry)
                 by_exclusion.setdefault(one, []).append(entry)
+                exclusions[anchor].extend((one, position) for position in self._members[entry])
             else:
                 self._general.setdefault(anchor, []).append((rest, excluded_ids, entry))
         # Two-clause conjunctions, the commonest kind, are decided for all true anchors at once in numpy.
@@ -595,6 +652,10 @@ class SubscriptionIndex:
         self._pair_other = np.array([other for run in pairs for other, _, _ in run], dtype=np.int64)
         self._pair_entry = np.array([entry for run in pairs for _, entry, _ in run], dtype=np.int64)
         self._pair_position = np.array([position for run in pairs for _, _, position in run], dtype=np.int64)
+        # One clause but one excluded leaf (`nvidia -rumeur`, thousands under a famous name): the same, in bulk.
+        self._exclusion_runs = Runs(exclusions)
+        self._exclusion_leaf = np.array([leaf for run in exclusions for leaf, _ in run], dtype=np.int64)
+        self._exclusion_position = np.array([position for run in exclusions for _, position in run], dtype=np.int64)
         # Per leaf id, for articles that make many leaves hold: its one-clause subscriptions' positions, and
         # the clauses it makes hold. The index never changes, so neither do the leaf ids.
         direct_positions: list[list[int]] = [[] for _ in range(len(leaves))]
@@ -662,11 +723,13 @@ class SubscriptionIndex:
             found.update(entry for _, _, entry in self._general[anchor])
         return found
 
-    def _decide_rest(self, view: DocView, true: set[int], clauses: set[int], matched: set[int]) -> None:
+    def _decide_rest(
+        self, view: DocView, true: set[int], clauses: set[int], matched: set[int], excluding: bool = True
+    ) -> None:
         # The entries neither one clause nor two: conjunctions with exclusions or more clauses, then trees.
-        excluding = self._excluding
-        for anchor in excluding.keys() & clauses:
-            every, by_exclusion = excluding[anchor]
+        # `excluding` False: the one-clause, one-exclusion entries were decided in bulk by the caller.
+        for anchor in self._excluding.keys() & clauses if excluding else ():
+            every, by_exclusion = self._excluding[anchor]
             if by_exclusion.keys().isdisjoint(true):
                 matched.update(every)
             else:
@@ -687,11 +750,14 @@ class SubscriptionIndex:
                 except Exception:  # one odd subscription must not stop the others
                     log.exception("subscription failed to match", extra={"chat": str(first.chat), "query": first.query})
 
-    def matching_positions(self, view: DocView) -> list[int] | np.ndarray:
-        """Return the positions in `subscriptions` of those matching the article: ascending (id order), each once."""
+    def matching_positions(self, view: DocView, ordered: bool = True) -> list[int] | np.ndarray:
+        """Return the positions in `subscriptions` of those matching the article: ascending (id order), each once.
+
+        Not `ordered`: an array may come unsorted and with repeats (chats_of sorts it by chat anyway).
+        """
         true = self.leaves.true_leaves(view)
         if len(true) >= NUMPY_FROM:
-            return self._bulk_positions(view, true)
+            return self._bulk_positions(view, true, ordered)
         # Few true leaves: followed in Python, with numpy only for the two-clause conjunctions.
         direct = self._direct
         matched: set[int] = set().union(*map(direct.__getitem__, direct.keys() & true))
@@ -716,9 +782,9 @@ class SubscriptionIndex:
         parts = [self._flat_members[self._member_runs.spans(chosen)]]
         if paired is not None:
             parts.append(paired)
-        return sorted_unique(np.concatenate(parts))
+        return sorted_unique(np.concatenate(parts)) if ordered else np.concatenate(parts)
 
-    def _bulk_positions(self, view: DocView, true: set[int]) -> np.ndarray:
+    def _bulk_positions(self, view: DocView, true: set[int], ordered: bool) -> np.ndarray:
         # Many true leaves (a skewed article naming famous companies): every step is a numpy gather.
         true_ids = np.fromiter(true, dtype=np.int64, count=len(true))
         parts = [self._direct_flat[self._direct_runs.spans(true_ids)]]
@@ -727,13 +793,17 @@ class SubscriptionIndex:
         true_clauses = np.flatnonzero(holds)
         spans = self._pair_runs.spans(true_clauses)
         parts.append(self._pair_position[spans[holds[self._pair_other[spans]]]])
+        leaf_holds = np.zeros(len(self.leaves), dtype=bool)
+        leaf_holds[true_ids] = True
+        spans = self._exclusion_runs.spans(true_clauses)
+        parts.append(self._exclusion_position[spans[~leaf_holds[self._exclusion_leaf[spans]]]])
         matched: set[int] = set()
-        clauses: set[int] = set(true_clauses.tolist()) if self._excluding or self._general else set()
-        self._decide_rest(view, true, clauses, matched)
+        clauses: set[int] = set(true_clauses.tolist()) if self._general else set()
+        self._decide_rest(view, true, clauses, matched, excluding=False)
         if matched:
             chosen = np.fromiter(matched, dtype=np.int64, count=len(matched))
             parts.append(self._flat_members[self._member_runs.spans(chosen)])
-        return sorted_unique(np.concatenate(parts))
+        return sorted_unique(np.concatenate(parts)) if ordered else np.concatenate(parts)
 
     def chats_of(
         self, positions: list[int] | np.ndarray, extra: Sequence[CompiledSubscription] = ()
@@ -749,9 +819,14 @@ class SubscriptionIndex:
                 return named
             codes: list[int] = list(oldest)
         else:
-            # In id order, unique() gives each chat's first occurrence: its oldest matching subscription.
-            code_array, first = np.unique(self._chat_of[positions], return_index=True)
-            chosen_array = positions[first]
+            # One sort by (chat, position) puts each chat's oldest matching subscription first in its run,
+            # whether or not the positions came sorted and with repeats.
+            size = len(self.subscriptions)
+            keys = np.sort(self._chat_of[positions] * size + positions)
+            by_chat = keys // size
+            first = np.ones(len(keys), dtype=bool)
+            np.not_equal(by_chat[1:], by_chat[:-1], out=first[1:])
+            code_array, chosen_array = by_chat[first], keys[first] % size
             named = self._named_array[chosen_array].tolist()
             if not extra:
                 return named
@@ -778,7 +853,7 @@ class SubscriptionIndex:
 
     def match_chats(self, doc: MatchDoc) -> list[tuple[ChatRef, str]]:
         """Return (chat, query) for each chat with a matching subscription, named by its oldest matching one."""
-        return self.chats_of(self.matching_positions(DocView(doc)))
+        return self.chats_of(self.matching_positions(DocView(doc), ordered=False))
 
 
 class DeltaIndex:
@@ -960,8 +1035,8 @@ class LiveSubscriptionIndex:
             self._touched = set()
             self._install(SubscriptionIndex(list(snapshot.values())), snapshot, ())
 
-    def _positions(self, view: DocView) -> list[int] | np.ndarray:
-        positions = self._main.matching_positions(view)
+    def _positions(self, view: DocView, ordered: bool = True) -> list[int] | np.ndarray:
+        positions = self._main.matching_positions(view, ordered)
         if not self._dead:
             return positions
         if isinstance(positions, list):
@@ -976,7 +1051,7 @@ class LiveSubscriptionIndex:
         """Return (chat, query) for each chat with a matching subscription, named by its oldest matching one."""
         view = DocView(doc)
         with self._lock:  # a change never lands between the main index's answer and the delta's
-            return self._main.chats_of(self._positions(view), self._delta.matching(view))
+            return self._main.chats_of(self._positions(view, ordered=False), self._delta.matching(view))
 
     def matching(self, doc: MatchDoc) -> list[CompiledSubscription]:
         """Return every live subscription that matches the article, in id order."""
