@@ -132,7 +132,8 @@ class Permit:
         Not earlier, even by a share of the round trip: how a round trip splits between the way there and
         the way back is unknowable (the first ones after start-up spend most of it opening connections),
         and a guess that is wrong once is a 429. What dating from the answer costs is the way back, a few
-        milliseconds per window.
+        milliseconds per window. A client timeout is not an answer: a server still working on the request
+        may count it later, so one 429 can follow a timeout (tests/delivery/test_faults.py allows for it).
         """
         now = self._clock()
         for slot in self._slots:
