@@ -297,16 +297,16 @@ class RateLimiter:
                 continue
             del self._waiting[ticket]
             self.waited_s += now - waiter.since
-            permit = self._take(waiter.chat)
-            for window in self._windows_for(waiter.chat):
+            windows = self._windows_for(waiter.chat)
+            for window in windows:
                 known.pop(id(window), None)  # one slot fewer: look again for the next waiter
-            waiter.granted.set_result(permit)
+            waiter.granted.set_result(self._take(windows))
         if loop is not None and not loop.is_closed():
             self._timer = loop.call_later(IN_FLIGHT_RECHECK_S if soonest == math.inf else soonest, self._let_go)
 
-    def _take(self, chat: ChatRef) -> Permit:
+    def _take(self, windows: list[_Window]) -> Permit:
         slots = []
-        for window in self._windows_for(chat):
+        for window in windows:
             slot = _Slot()
             window.slots.append(slot)
             slots.append(slot)
