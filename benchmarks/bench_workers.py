@@ -57,6 +57,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from tests.fakes.words import invented_words
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "VEILLE_TEST_PG_URL"
 FAKE_TOKEN = "123456:BENCH-TOKEN"
@@ -81,7 +83,7 @@ class FeedSite:
 
         self.feeds = feeds
         self.articles = load_content().articles
-        self.vocabulary = _vocabulary(random.Random(9), 4000)
+        self.vocabulary = invented_words(random.Random(9), 4000)
         self.requests: Counter[tuple[str, int]] = Counter()  # by (run, feed): each run starts its feeds afresh
         self.pages = 0
         self.base = ""
@@ -141,14 +143,6 @@ class FeedSite:
         from aiohttp import web
 
         return web.json_response({"feed_requests": sum(self.requests.values()), "page_requests": self.pages})
-
-
-def _vocabulary(rng: random.Random, size: int) -> list[str]:
-    syllables = ["ka", "lo", "mi", "nu", "pe", "ra", "si", "tu", "vo", "ze", "bri", "dan", "fel", "gor", "hum"]
-    words: set[str] = set()
-    while len(words) < size:
-        words.add("".join(rng.choice(syllables) for _ in range(4)))
-    return sorted(words)
 
 
 async def _serve_forever(kind: str, feeds: int, realistic: bool) -> None:

@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 
 from bot.models import ChatRef
+from tests.fakes.words import invented_words
 from tests.store.pg import pg_schema_url
 
 pytest.importorskip("psycopg")
@@ -35,20 +36,12 @@ VICTIM_SENDS = 10  # the victim's send number VICTIM_SENDS hangs, then the victi
 DEADLINE_S = 90.0
 
 
-def _vocabulary(rng: random.Random, size: int) -> list[str]:
-    syllables = ["ka", "lo", "mi", "nu", "pe", "ra", "si", "tu", "vo", "ze", "bri", "dan", "fel", "gor", "hum"]
-    words: set[str] = set()
-    while len(words) < size:
-        words.add("".join(rng.choice(syllables) for _ in range(4)))
-    return sorted(words)
-
-
 class FeedSite:
     """RSS feeds: two items (the backlog) until the test releases the news, then a third item."""
 
     def __init__(self) -> None:
         rng = random.Random(9)
-        vocab = _vocabulary(rng, 6000)
+        vocab = invented_words(rng, 6000)
         # Titles share almost no words, so story grouping keeps every article its own story.
         self.titles = {  # one word of CHATS per title: the subscription that alerts it
             (n, i): " ".join(rng.sample(vocab, 7)) + f" {CHATS[n % len(CHATS)]}" for n in range(FEEDS) for i in range(3)
