@@ -34,10 +34,10 @@ from __future__ import annotations
 import logging
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, islice
 from operator import itemgetter
 from typing import cast
 
@@ -125,7 +125,7 @@ class EntityAliases:
 class DocView:
     """An analysed article as the index reads it, with its derived term sets computed once, on demand."""
 
-    __slots__ = ("doc", "fr", "en", "plain", "entities", "lang", "_prefixes", "_cut", "_cuts", "_bigrams", "_pairs")
+    __slots__ = ("doc", "fr", "en", "plain", "entities", "lang", "_prefixes", "_cut", "_bigrams")
 
     def __init__(self, doc: MatchDoc) -> None:
         self.doc = doc
@@ -133,9 +133,7 @@ class DocView:
         self.entities, self.lang = doc.entities, doc.lang
         self._prefixes: frozenset[str] | None = None
         self._cut: dict[int, set[str]] = {}
-        self._cuts: dict[frozenset[int], set[str]] = {}
         self._bigrams: set[tuple[str, str]] | None = None
-        self._pairs: dict[frozenset[str], set[tuple[str, str]]] = {}
 
     @property
     def prefixes(self) -> frozenset[str]:
@@ -152,21 +150,6 @@ class DocView:
             found = self._cut[length] = set(map(itemgetter(slice(length)), self.plain))
         return found
 
-    def cuts(self, lengths: frozenset[int]) -> set[str]:
-        """Return every word cut to each of `lengths`, in one set.
-
-        A prefix whose length is among `lengths` is in this set exactly when a word starts with it: every
-        member is the start of some word, and a word that starts with the prefix gives it when cut to its
-        length. So prefixes of several lengths are looked up together.
-        """
-        found = self._cuts.get(lengths)
-        if found is None:
-            found = set()
-            for length in lengths:
-                found.update(map(itemgetter(slice(length)), self.plain))
-            self._cuts[lengths] = found
-        return found
-
     @property
     def bigrams(self) -> set[tuple[str, str]]:
         """Return every pair of adjacent words within the title or within the text."""
@@ -175,23 +158,6 @@ class DocView:
             for seq in self.doc.sequences:
                 self._bigrams.update(zip(seq, seq[1:], strict=False))
         return self._bigrams
-
-    def bigrams_starting(self, firsts: frozenset[str]) -> set[tuple[str, str]]:
-        """Return the pairs of adjacent words whose first word is among `firsts` (or more: all of them, if known).
-
-        The index looks pairs up only by the first words its phrases begin with; pairing only those words
-        spares building a tuple for every position of the article.
-        """
-        if self._bigrams is not None:
-            return self._bigrams
-        found = self._pairs.get(firsts)
-        if found is None:
-            found = self._pairs[firsts] = set()
-            starts = firsts & self.plain
-            if starts:
-                for seq in self.doc.sequences:
-                    found.update([pair for pair in zip(seq, seq[1:], strict=False) if pair[0] in starts])
-        return found
 
     def terms(self, kind: str) -> Iterable[Term]:
         """Return the article's terms of one LeafTable kind."""
@@ -405,12 +371,9 @@ class LeafTable:
         self.checks: dict[int, Check] = {}
         self.always: list[int] = []
         self.cut_lengths: frozenset[int] = frozenset()  # the lengths of the prefixes filed under "cut"
-        self._pair_firsts: set[str] = set()  # the first words of the pairs filed under "bigram"
-        # One object per term string, shared by every kind's table: most words have the same French and
-        # English stem, and a lookup reads its key's object, so the second table finds it already in cache
-        # (bench_alerts at Zipf 1.0 / 100k: 1.07-1.10x faster than separate copies, side by side).
+        # One object per term string, shared by every kind's table (stems: the analyzers' own objects), so
+        # a lookup that must read its key's string finds it in cache when another table just read it.
         self._strings: dict[str, str] = {}
-        self._frozen_firsts: frozenset[str] | None = None
         self._dates: dict[str, list[tuple[datetime, int]]] = {"since": [], "before": []}
         self._date_keys: dict[str, list[datetime]] = {}
         self._date_ids: dict[str, list[int]] = {}
@@ -428,30 +391,36 @@ class LeafTable:
         return found
 
     def _exact(self, kind: str, term: Term, leaf_id: int) -> None:
-        if isinstance(term, str):
+        if kind in ("fr", "en"):
+            # The analyzers' own stem object, which an article's stems are too: a lookup then finds its key
+            # by identity, without reading the key's string (bench_alerts: see BENCHMARKS.md).
+            self._strings[cast(str, term)] = cast(str, term)
+        elif isinstance(term, str):
             term = self._strings.setdefault(term, term)
         self.exact.setdefault(kind, {}).setdefault(term, []).append(leaf_id)
-        self._note_pair(kind, term)
 
     def _checked(self, kind: str, term: Term, leaf_id: int, check: Check) -> None:
         self.checked.setdefault(kind, {}).setdefault(term, []).append(leaf_id)
         self.checks[leaf_id] = check
-        self._note_pair(kind, term)
 
-    def _note_pair(self, kind: str, term: Term) -> None:
-        if kind == "bigram" and isinstance(term, tuple):
-            self._pair_firsts.add(term[0])
-            self._frozen_firsts = None
+    def _hits(self, kind: str, postings: dict[Term, list[int]], view: DocView) -> Iterator[list[int]]:
+        """Return the posting lists of the article's terms of `kind` found in `postings` (repeats included).
 
-    def _terms(self, kind: str, view: DocView) -> Iterable[Term]:
-        """Return the article's terms this table looks up under `kind`."""
+        One probe per term, C-level map and filter throughout: no set of the article's terms is built
+        first (intersecting one with the table and then reading the hits' lists probed each hit twice).
+        """
         if kind == "cut":
-            return view.cuts(self.cut_lengths)
+            plain = view.plain
+            return chain.from_iterable(
+                filter(None, map(postings.get, map(itemgetter(slice(length)), plain))) for length in self.cut_lengths
+            )
         if kind == "bigram":
-            if self._frozen_firsts is None:
-                self._frozen_firsts = frozenset(self._pair_firsts)
-            return view.bigrams_starting(self._frozen_firsts)
-        return view.terms(kind)
+            # zip hands map a pair that nothing keeps, so it makes one tuple for the whole walk, not one per word.
+            return chain.from_iterable(
+                filter(None, map(postings.get, zip(seq, islice(seq, 1, None), strict=False)))
+                for seq in view.doc.sequences
+            )
+        return filter(None, map(postings.get, view.terms(kind)))
 
     def _file(self, leaf: Leaf, leaf_id: int) -> None:
         if isinstance(leaf, Word):
@@ -498,14 +467,13 @@ class LeafTable:
         doc = view.doc
         true: set[int] = set()
         for kind, postings in self.exact.items():
-            # update(*map(...)) takes every hit's posting list in one call, without a Python-level loop.
-            true.update(*map(postings.__getitem__, postings.keys() & self._terms(kind, view)))
+            # update(*...) takes every hit's posting list in one call, without a Python-level loop.
+            true.update(*self._hits(kind, postings, view))
         checks = self.checks
         for kind, postings in self.checked.items():
-            for term in postings.keys() & self._terms(kind, view):
-                for leaf_id in postings[term]:
-                    if leaf_id not in true and self._check(checks[leaf_id], view):
-                        true.add(leaf_id)
+            for leaf_id in set().union(*self._hits(kind, postings, view)) - true:
+                if self._check(checks[leaf_id], view):
+                    true.add(leaf_id)
         for leaf_id in self.always:
             if self._check(checks[leaf_id], view):
                 true.add(leaf_id)

@@ -20,7 +20,11 @@ Keywords (source, lang, entity values) are folded whole, plus a compact form wit
 digits, so `source:lemonde`, `source:"le monde"` and `source:Le-Monde` all meet "Le Monde".
 
 `text_stems` gives what the French and English analyzers give for a whole text, from its folded words,
-stemming each distinct word once and remembering it across texts (a bounded cache).
+stemming each distinct word once and remembering it across texts (a bounded cache). A word's stems are
+then always the same string objects, for articles and for query words (`stem_fr`, `stem_en`) alike, and a
+word whose two stems agree has one object for both: the subscription matcher's tables are keyed by query
+stems, so an article's stems find their keys by identity, without reading the key strings (see
+bot/alerts/matcher.py). Query words keep their stems when the cache is emptied.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ EN_MARK = "e:"
 MAX_TOKEN_BYTES = 40
 # Distinct words whose stems are remembered; news vocabulary fits, and a flood of rare tokens cannot grow it.
 STEM_CACHE_WORDS = 200_000
+# Query words whose stems survive the cache being emptied (subscriptions and searches; more are not kept).
+KEPT_QUERY_WORDS = 50_000
 
 
 def _builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzerBuilder:
@@ -58,6 +64,7 @@ class Analyzers:
     def __init__(self) -> None:
         self._fr_stems: dict[str, str] = {}
         self._en_stems: dict[str, str] = {}
+        self._query_words: set[str] = set()  # kept in the cache when it is emptied
         self.plain = _builder(tantivy.Tokenizer.simple()).build()
         self.fr = _builder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.stemmer("french")).build()
         self.en = _builder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.stemmer("english")).build()
@@ -82,38 +89,34 @@ class Analyzers:
         return self.plain.analyze(text)
 
     def stem_fr(self, word: str) -> str:
-        """Return the French stem of one folded word."""
-        stems = self.fr.analyze(word)
-        return stems[0] if stems else word
+        """Return the French stem of one folded query word (the cache's object, see the module's docstring)."""
+        return self._query_stems(word)[0]
 
     def stem_en(self, word: str) -> str:
-        """Return the English stem of one folded word."""
-        stems = self.en.analyze(word)
-        return stems[0] if stems else word
+        """Return the English stem of one folded query word (the cache's object, see the module's docstring)."""
+        return self._query_stems(word)[1]
+
+    def _query_stems(self, word: str) -> tuple[str, str]:
+        if len(self._query_words) < KEPT_QUERY_WORDS:
+            self._query_words.add(word)
+        if self._learn_stems({word}):
+            try:
+                return self._fr_stems[word], self._en_stems[word]
+            except KeyError:  # another thread emptied the cache in between
+                pass
+        fr, en = self.fr.analyze(word), self.en.analyze(word)
+        return (fr[0] if fr else word), (en[0] if en else word)
 
     def text_stems(self, words: Iterable[str], text: str) -> tuple[frozenset[str], frozenset[str]]:
         """Return the French and English stems of `text`, given its folded words (`self.words(text)`)."""
         distinct = set(words)
-        fr, en = self._fr_stems, self._en_stems
-        missing = distinct.difference(fr)
-        if missing:
-            if len(fr) + len(missing) > STEM_CACHE_WORDS:
-                fr.clear()
-                en.clear()
-                missing = distinct
-            for word in missing:
-                # Analysing the word alone gives what it gives inside the text only when the tokenizer and the
-                # filters leave it as it is: one token of ASCII lower-case letters and digits, short enough.
-                if not (word.isascii() and word.isalnum() and word.lower() == word and len(word) < MAX_TOKEN_BYTES):
-                    return frozenset(self.fr.analyze(text)), frozenset(self.en.analyze(text))
-                fr_stems, en_stems = self.fr.analyze(word), self.en.analyze(word)
-                if len(fr_stems) != 1 or len(en_stems) != 1:
-                    return frozenset(self.fr.analyze(text)), frozenset(self.en.analyze(text))
-                fr[word], en[word] = fr_stems[0], en_stems[0]
-        try:
-            return frozenset(map(fr.__getitem__, distinct)), frozenset(map(en.__getitem__, distinct))
-        except KeyError:  # another thread emptied the cache in between
-            return frozenset(self.fr.analyze(text)), frozenset(self.en.analyze(text))
+        if self._learn_stems(distinct):
+            fr, en = self._fr_stems, self._en_stems
+            try:
+                return frozenset(map(fr.__getitem__, distinct)), frozenset(map(en.__getitem__, distinct))
+            except KeyError:  # another thread emptied the cache in between
+                pass
+        return frozenset(self.fr.analyze(text)), frozenset(self.en.analyze(text))
 
     def stem_tokens(self, text: str) -> str:
         """Return `text` as space-separated stem tokens: `stem` when both stems agree, else `f:fr e:en`."""
@@ -140,18 +143,28 @@ class Analyzers:
         if not missing:
             return True
         if len(fr) + len(missing) > STEM_CACHE_WORDS:
-            fr.clear()
-            en.clear()
-            missing = distinct
+            self._empty_cache()
+            missing = distinct.difference(fr)
         for word in missing:
-            # Same rule as text_stems: alone, a word stems as in the text only if the analyzers leave it as is.
+            # Analysing the word alone gives what it gives inside a text only when the tokenizer and the
+            # filters leave it as it is: one token of ASCII lower-case letters and digits, short enough.
             if not (word.isascii() and word.isalnum() and word.lower() == word and len(word) < MAX_TOKEN_BYTES):
                 return False
             fr_stems, en_stems = self.fr.analyze(word), self.en.analyze(word)
             if len(fr_stems) != 1 or len(en_stems) != 1:
                 return False
-            fr[word], en[word] = fr_stems[0], en_stems[0]
+            fr_stem, en_stem = fr_stems[0], en_stems[0]
+            fr[word], en[word] = fr_stem, (fr_stem if en_stem == fr_stem else en_stem)
         return True
+
+    def _empty_cache(self) -> None:
+        # Query words keep their stem objects: the matcher's keys stay the objects articles' stems are.
+        fr, en = self._fr_stems, self._en_stems
+        kept = [(word, fr[word], en[word]) for word in self._query_words if word in fr and word in en]
+        fr.clear()
+        en.clear()
+        for word, fr_stem, en_stem in kept:
+            fr[word], en[word] = fr_stem, en_stem
 
     @staticmethod
     def word_terms(fr: str, en: str) -> tuple[str, ...]:
