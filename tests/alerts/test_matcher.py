@@ -252,3 +252,21 @@ def test_every_chat_gets_exactly_its_oldest_matching_subscription(
         if sub.parsed.matches(one):
             expected.setdefault(sub.chat, sub.query)
     assert dict(index.match_chats(one)) == expected
+
+
+def test_matching_holds_after_the_stem_cache_was_emptied(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Stems then no longer come as the very objects the index is keyed by: lookups compare by value.
+    import bot.search.analysis as analysis
+
+    monkeypatch.setattr(analysis, "STEM_CACHE_WORDS", 5)
+    monkeypatch.setattr(analysis, "KEPT_QUERY_WORDS", 0)
+    analyzers = Analyzers()
+    compiler = SubscriptionCompiler(ENTITIES, analyzers, clock=lambda: NOW)
+    queries = ["puces", "nvidia asic", "réseau"]
+    subs = [compiler.compile(i, ChatRef("telegram", str(i)), q) for i, q in enumerate(queries)]
+    index = SubscriptionIndex(subs)
+    filler = " ".join(f"mot{i}" for i in range(12))  # more words than the cache holds: it is emptied
+    one = MatchDoc.from_article(article("Les puces de Nvidia", f"{filler} un asic et un réseau"), analyzers)
+    query_stem = subs[0].parsed.root.fr  # type: ignore[union-attr]
+    assert next(stem for stem in one.fr if stem == query_stem) is not query_stem
+    assert [s.id for s in index.matching(one)] == [s.id for s in subs if s.parsed.matches(one)] == [0, 1, 2]

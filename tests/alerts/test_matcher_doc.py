@@ -41,6 +41,52 @@ def test_the_stem_cache_is_bounded(monkeypatch) -> None:  # type: ignore[no-unty
     assert len(analyzers._fr_stems) <= 25
 
 
+@settings(max_examples=100, deadline=None)
+@given(word=st.sampled_from(PIECES))
+def test_a_query_word_stems_as_the_analyzers_stem_it_alone(word: str) -> None:
+    analyzers = Analyzers()
+    for folded in analyzers.words(word):
+        assert analyzers.stem_fr(folded) == (analyzers.fr.analyze(folded) or [folded])[0]
+        assert analyzers.stem_en(folded) == (analyzers.en.analyze(folded) or [folded])[0]
+
+
+def test_a_query_word_and_an_article_share_one_object_per_stem() -> None:
+    # The subscription tables are keyed by query stems; an article's stems must be the very same objects
+    # for a lookup to find its key by identity (bot/alerts/matcher.py, LeafTable._exact).
+    analyzers = Analyzers()
+    query_fr, query_en = analyzers.stem_fr("nvidia"), analyzers.stem_en("puces")
+    fr, en = analyzers.text_stems(["nvidia", "puces"], "nvidia puces")
+    assert any(stem is query_fr for stem in fr)
+    assert any(stem is query_en for stem in en)
+    # A word whose two stems agree has one object for both.
+    assert analyzers.stem_fr("broadcom") == "broadcom" == analyzers.stem_en("broadcom")
+    assert analyzers.stem_fr("broadcom") is analyzers.stem_en("broadcom")
+
+
+def test_query_words_keep_their_stem_objects_when_the_cache_is_emptied(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bot.search.analysis as analysis
+
+    monkeypatch.setattr(analysis, "STEM_CACHE_WORDS", 10)
+    analyzers = Analyzers()
+    kept = analyzers.stem_fr("broadcom")
+    text = " ".join(f"word{i}" for i in range(25))
+    fr, _ = analyzers.text_stems(analyzers.words(text), text)  # overflows: the cache is emptied
+    assert fr == frozenset(analyzers.fr.analyze(text))
+    assert analyzers.stem_fr("broadcom") is kept
+    fr, _ = analyzers.text_stems(["broadcom"], "broadcom")
+    assert next(iter(fr)) is kept
+
+
+def test_kept_query_words_are_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bot.search.analysis as analysis
+
+    monkeypatch.setattr(analysis, "KEPT_QUERY_WORDS", 3)
+    analyzers = Analyzers()
+    for i in range(10):
+        analyzers.stem_en(f"query{i}")
+    assert len(analyzers._query_words) == 3
+
+
 def _reference_phrase(seq: tuple[str, ...], words: tuple[str, ...], prefix_last: bool) -> bool:
     n = len(words)
     for start in range(len(seq) - n + 1):
