@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/veille demo
 
-test: $(STAMP)
+# The checks run first: a lint or type error fails CI like a failing test does.
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers tests benchmarks
+	$(BIN)/mypy bot handlers
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
