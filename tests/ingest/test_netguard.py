@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot import USER_AGENT
 from bot.config import FetchSettings
 from bot.ingest.fetch import BlockedAddress, Fetcher
 from bot.ingest.netguard import GuardedResolver, GuardRefusal, address_refusal, check_url, legacy_ipv4
+from tests.fakes.dns import HostsResolver
 
 from .conftest import LocalServer
 
@@ -104,35 +103,6 @@ def test_legacy_forms_are_read_like_inet_aton() -> None:
 def test_address_refusal_public() -> None:
     assert address_refusal(ipaddress.ip_address("8.8.8.8")) is None
     assert address_refusal(ipaddress.ip_address("2001:4860:4860::8888")) is None
-
-
-class HostsResolver(AbstractResolver):
-    """A fixed name -> addresses table standing in for DNS, like /etc/hosts."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.asked: list[str] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(f"no such host {host}")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=ip,
-                port=port,
-                family=socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                proto=0,
-                flags=0,
-            )
-            for ip in self.table[host]
-        ]
-
-    async def close(self) -> None:
-        pass
 
 
 async def test_resolver_refuses_names_that_point_inside() -> None:

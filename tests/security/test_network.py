@@ -8,15 +8,14 @@ server saw: a refused target must not produce a single request.
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot import USER_AGENT
 from bot.config import FetchSettings, is_http_url
 from bot.ingest.fetch import BlockedAddress, Fetcher, FetchError
+from tests.fakes.dns import HostsResolver
 from tests.ingest.conftest import LocalServer
 
 # (URL template, words the refusal must contain). {port} is the local server's port.
@@ -59,29 +58,6 @@ def guarded(**overrides: object) -> FetchSettings:
     return FetchSettings(**base)  # type: ignore[arg-type]
 
 
-class Hosts(AbstractResolver):
-    """Fixed DNS answers, like /etc/hosts; unknown names fail like NXDOMAIN."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.asked: list[str] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(f"no such host {host}")
-        return [
-            ResolveResult(hostname=host, host=ip, port=port, family=socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                          proto=0, flags=0)
-            for ip in self.table[host]
-        ]
-
-    async def close(self) -> None:
-        pass
-
-
 @pytest.fixture
 async def secret_server(web_server: LocalServer) -> LocalServer:
     async def secret(request: web.Request) -> web.Response:
@@ -98,7 +74,7 @@ async def test_hostile_literal_targets_are_refused_before_any_request(
     secret_server: LocalServer, template: str, reason: str, kind: str
 ) -> None:
     url = template.format(port=secret_server.port)
-    hosts = Hosts({})
+    hosts = HostsResolver({})
     async with Fetcher(guarded(), USER_AGENT, resolver=hosts) as fetcher:
         with pytest.raises(BlockedAddress) as err:
             await (fetcher.fetch(url) if kind == "feed" else fetcher.fetch_page(url))
@@ -123,7 +99,7 @@ async def test_hostile_literal_targets_are_refused_before_any_request(
 async def test_dns_names_resolving_inside_are_refused(
     secret_server: LocalServer, answers: list[str], reason: str
 ) -> None:
-    hosts = Hosts({"innocent.test": answers})
+    hosts = HostsResolver({"innocent.test": answers})
     async with Fetcher(guarded(), USER_AGENT, resolver=hosts) as fetcher:
         with pytest.raises(BlockedAddress) as err:
             await fetcher.fetch(f"http://innocent.test:{secret_server.port}/feed")
@@ -157,7 +133,7 @@ async def test_redirect_from_an_allowed_host_to_inside_is_refused(
         return web.Response(status=301, headers={"Location": target})
 
     secret_server.add("/start", start)
-    hosts = Hosts({"public.test": ["127.0.0.1"], "rebind.test": ["127.0.0.2"]})
+    hosts = HostsResolver({"public.test": ["127.0.0.1"], "rebind.test": ["127.0.0.2"]})
     exempt = [ipaddress.ip_network("127.0.0.1/32")]
     async with Fetcher(guarded(), USER_AGENT, resolver=hosts, exempt_networks=exempt) as fetcher:
         with pytest.raises(BlockedAddress) as err:
@@ -174,7 +150,7 @@ async def test_redirect_to_the_exempt_address_itself_is_allowed_but_nothing_else
 
     secret_server.add("/start", start)
     exempt = [ipaddress.ip_network("127.0.0.1/32")]
-    async with Fetcher(guarded(), USER_AGENT, resolver=Hosts({}), exempt_networks=exempt) as fetcher:
+    async with Fetcher(guarded(), USER_AGENT, resolver=HostsResolver({}), exempt_networks=exempt) as fetcher:
         result = await fetcher.fetch(secret_server.url("/start"))
     assert b"internal secret" in result.body
     assert [r.path for r in secret_server.requests] == ["/start", "/secret"]
@@ -192,7 +168,7 @@ async def test_allow_private_addresses_lets_loopback_through_but_never_other_sch
 
 
 async def test_every_refusal_is_a_fetch_error_with_a_reason(secret_server: LocalServer) -> None:
-    async with Fetcher(guarded(), USER_AGENT, resolver=Hosts({})) as fetcher:
+    async with Fetcher(guarded(), USER_AGENT, resolver=HostsResolver({})) as fetcher:
         for template, _ in LITERAL_TARGETS:
             url = template.format(port=secret_server.port)
             with pytest.raises(FetchError) as err:
