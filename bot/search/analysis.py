@@ -21,7 +21,7 @@ digits, so `source:lemonde`, `source:"le monde"` and `source:Le-Monde` all meet 
 
 `text_stems` gives what the French and English analyzers give for a whole text, from its folded words,
 stemming each distinct word once and remembering it across texts (a bounded cache). A word's stems are
-then always the same string objects, for articles and for query words (`stem_fr`, `stem_en`) alike, and a
+then always the same string objects, for articles and for query words (`query_stems`) alike, and a
 word whose two stems agree has one object for both: the subscription matcher's tables are keyed by query
 stems, so an article's stems find their keys by identity, without reading the key strings (see
 bot/alerts/matcher.py). Query words keep their stems when the cache is emptied.
@@ -90,13 +90,14 @@ class Analyzers:
 
     def stem_fr(self, word: str) -> str:
         """Return the French stem of one folded query word (the cache's object, see the module's docstring)."""
-        return self._query_stems(word)[0]
+        return self.query_stems(word)[0]
 
     def stem_en(self, word: str) -> str:
         """Return the English stem of one folded query word (the cache's object, see the module's docstring)."""
-        return self._query_stems(word)[1]
+        return self.query_stems(word)[1]
 
-    def _query_stems(self, word: str) -> tuple[str, str]:
+    def query_stems(self, word: str) -> tuple[str, str]:
+        """Return the French and English stems of one folded query word, learning the word once for both."""
         if len(self._query_words) < KEPT_QUERY_WORDS:
             self._query_words.add(word)
         if self._learn_stems({word}):

@@ -413,7 +413,7 @@ class _Parser:
                 self.note(f"ignored {chunk[:40]!r}: a prefix needs at least {MIN_PREFIX_CHARS} characters")
                 return None
             return Prefix(word)
-        return Word(word, self.an.stem_fr(word), self.an.stem_en(word), chunk)
+        return Word(word, *self.an.query_stems(word), chunk)
 
     def phrase(self, value: str) -> Leaf | None:
         words = self.an.words(value)
