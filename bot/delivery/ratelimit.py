@@ -95,7 +95,7 @@ class _Slot:
     at: float = math.inf  # when the answer arrived; inf while in flight, -inf when given back unused
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed and compared by identity: each window is one counter
 class _Window:
     limit: WindowLimit
     margin: float = 0.0  # a share of the window added to it (WINDOW_MARGIN for a chat's windows)
@@ -243,7 +243,7 @@ class RateLimiter:
         """Return how long a message to `chat` would wait now (inf: until an answer in flight arrives)."""
         return self._wait(chat, self.clock(), {})
 
-    def _wait(self, chat: ChatRef, now: float, known: dict[int, float], exact: bool = True) -> float:
+    def _wait(self, chat: ChatRef, now: float, known: dict[_Window, float], exact: bool = True) -> float:
         """Return how long `chat` must wait; `known` remembers each window's wait within one pass.
 
         Not `exact`: the first positive wait found, a lower bound that is enough to set a timer (the pass
@@ -254,9 +254,9 @@ class RateLimiter:
         if wait > 0 and not exact:
             return wait
         for window in self._windows_for(chat):
-            window_wait = known.get(id(window))
+            window_wait = known.get(window)
             if window_wait is None:
-                window_wait = known[id(window)] = window.wait(now)
+                window_wait = known[window] = window.wait(now)
             if window_wait > wait:
                 wait = window_wait
                 if not exact or wait == math.inf:
@@ -283,7 +283,7 @@ class RateLimiter:
             self._timer.cancel()
             self._timer = None
         now = self.clock()
-        known: dict[int, float] = {}
+        known: dict[_Window, float] = {}
         soonest = math.inf
         loop: asyncio.AbstractEventLoop | None = None
         for ticket, waiter in list(self._waiting.items()):
@@ -299,7 +299,7 @@ class RateLimiter:
             self.waited_s += now - waiter.since
             windows = self._windows_for(waiter.chat)
             for window in windows:
-                known.pop(id(window), None)  # one slot fewer: look again for the next waiter
+                known.pop(window, None)  # one slot fewer: look again for the next waiter
             waiter.granted.set_result(self._take(windows))
         if loop is not None and not loop.is_closed():
             self._timer = loop.call_later(IN_FLIGHT_RECHECK_S if soonest == math.inf else soonest, self._let_go)
